@@ -1,0 +1,234 @@
+"""Refunds, returns, exchanges, quality problems and wrong or missing items.
+
+One form (after_sale_form) serves them all: it identifies the order, checks what
+the order is eligible for, asks how the buyer wants it solved and why, then the
+submit action creates the request (once: asking twice does not create two).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from rasa_sdk import Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.base import Events, ShopAction, db, latest_intent, latest_text, now
+from actions.handoff import hand_off
+from actions.order_identity import OrderFormValidation, may_see
+from bot.models import AfterSaleKind
+from bot.shop import after_sale
+from bot.shop.after_sale import Eligibility, RequestView, Verdict
+from bot.policy import policy
+from bot.vocabulary import AFTER_SALE_KIND, AFTER_SALE_REASON, ORDER_STATUS
+
+# What a buyer's own words say about the reason, when they did not press a button.
+_REASON_BY_INTENT = {
+    "quality_issue": "quality",
+    "color_difference": "color_difference",
+    "ask_size": "size",
+}
+_REASON_WORDS = [
+    (re.compile(r"少发|漏发|少了|缺了|没发全|空包"), "missing_item"),
+    (re.compile(r"发错|错发|不是我买的|不是我要的"), "wrong_item"),
+    (re.compile(r"色差|颜色不一样|颜色不对"), "color_difference"),
+    (re.compile(r"坏|破|起球|掉色|褪色|开线|线头|漏|异味|味道|断|质量"), "quality"),
+    (re.compile(r"尺码|大了|小了|不合身|偏大|偏小|太长|太短"), "size"),
+    (re.compile(r"无理由|七天|7天"), "no_reason"),
+    (re.compile(r"不喜欢|不想要|不要了|买多了|拍错"), "dislike"),
+]
+_KIND_WORDS = [
+    (re.compile(r"换"), AfterSaleKind.EXCHANGE),
+    (re.compile(r"补发|补寄"), AfterSaleKind.REISSUE),
+    (re.compile(r"仅退款|只退款|不退货"), AfterSaleKind.REFUND_ONLY),
+    (re.compile(r"退货"), AfterSaleKind.RETURN_REFUND),
+]
+# Progress questions about an existing request, rather than a new request.
+_PROGRESS = re.compile(r"进度|到哪|到账|怎么还没|什么时候退|多久.*退|退了没|处理.*了吗|审核")
+
+
+def reason_from(tracker: Tracker) -> str | None:
+    intent = latest_intent(tracker)
+    text = latest_text(tracker)
+    if intent == "wrong_or_missing_item":
+        return "missing_item" if _REASON_WORDS[0][0].search(text) else "wrong_item"
+    for pattern, reason in _REASON_WORDS:
+        if pattern.search(text):
+            return reason
+    return _REASON_BY_INTENT.get(intent or "")
+
+
+def kind_from(tracker: Tracker) -> str | None:
+    if latest_intent(tracker) == "request_exchange":
+        return AfterSaleKind.EXCHANGE
+    text = latest_text(tracker)
+    for pattern, kind in _KIND_WORDS:
+        if pattern.search(text):
+            return kind
+    return None
+
+
+class ValidateAfterSaleForm(OrderFormValidation):
+    def name(self) -> str:
+        return "validate_after_sale_form"
+
+    async def slots_after_order(self, tracker: Tracker) -> list[str]:
+        verdict = await _eligibility(tracker)
+        if verdict.verdict not in (Verdict.OK, Verdict.NO_REASON_EXPIRED):
+            return []  # nothing to ask: the submit action explains
+        if _PROGRESS.search(latest_text(tracker)) and not tracker.get_slot("after_sale_kind"):
+            return []
+        return ["after_sale_kind", "after_sale_reason"]
+
+    async def extract_after_sale_kind(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> dict[str, Any]:  # fmt: skip
+        if tracker.get_slot("after_sale_kind"):
+            return {}
+        kind = kind_from(tracker)
+        if kind is None:
+            eligibility = await _eligibility(tracker)
+            if len(eligibility.allowed_kinds) == 1:
+                kind = eligibility.allowed_kinds[0]
+        return {"after_sale_kind": kind} if kind else {}
+
+    async def extract_after_sale_reason(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> dict[str, Any]:  # fmt: skip
+        if tracker.get_slot("after_sale_reason"):
+            return {}
+        reason = reason_from(tracker)
+        if reason is None and tracker.get_slot("requested_slot") == "after_sale_reason":
+            # A reason in the buyer's own words that fits no category is kept as typed.
+            if latest_intent(tracker) in ("request_refund", "request_exchange", "deny", "out_of_scope", "inform_order_id"):
+                text = latest_text(tracker).strip()
+                if text and not text.startswith("/"):
+                    reason = "dislike"
+        return {"after_sale_reason": reason} if reason else {}
+
+    async def validate_after_sale_kind(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> dict[str, Any]:  # fmt: skip
+        eligibility = await _eligibility(tracker)
+        if value in eligibility.allowed_kinds:
+            return {"after_sale_kind": value}
+        if value in AFTER_SALE_KIND and eligibility.allowed_kinds:
+            # Asked for something this order cannot have (e.g. exchange before delivery).
+            return {"after_sale_kind": None}
+        return {"after_sale_kind": None}
+
+    def validate_after_sale_reason(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> dict[str, Any]:  # fmt: skip
+        return {"after_sale_reason": value if value in AFTER_SALE_REASON else None}
+
+
+async def _eligibility(tracker: Tracker) -> Eligibility:
+    order_id = tracker.get_slot("order_id")
+    reason = tracker.get_slot("after_sale_reason") or reason_from(tracker)
+    p, at = policy(), now()
+    return await db(lambda s: after_sale.eligibility(s, order_id, p, at, reason))
+
+
+class ActionAskAfterSaleKind(ShopAction):
+    """Offers only the kinds of service this order can actually get."""
+
+    def name(self) -> str:
+        return "action_ask_after_sale_kind"
+
+    async def answer(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> Events:
+        eligibility = await _eligibility(tracker)
+        reason = tracker.get_slot("after_sale_reason")
+        kinds = list(eligibility.allowed_kinds)
+        if reason in after_sale.SELLER_FAULT and AfterSaleKind.REISSUE not in kinds and reason != "color_difference":
+            kinds.append(AfterSaleKind.REISSUE) if reason == "missing_item" else None
+        buttons = [
+            {"title": AFTER_SALE_KIND[k], "payload": f'/request_refund{{"after_sale_kind":"{k}"}}'} for k in kinds
+        ]
+        dispatcher.utter_message(response="utter_ask_after_sale_kind", buttons=buttons)
+        return []
+
+
+class ActionSubmitAfterSale(ShopAction):
+    def name(self) -> str:
+        return "action_submit_after_sale"
+
+    async def answer(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> Events:
+        reset = [SlotSet("after_sale_kind", None), SlotSet("after_sale_reason", None)]
+        order_id = tracker.get_slot("order_id")
+        if not may_see(tracker, order_id):
+            return reset
+        p, at = self.policy, now()
+        kind = tracker.get_slot("after_sale_kind")
+        reason = tracker.get_slot("after_sale_reason")
+        eligibility = await db(lambda s: after_sale.eligibility(s, order_id, p, at, reason))
+        verdict = eligibility.verdict
+
+        if verdict == Verdict.IN_PROGRESS:
+            request = await db(lambda s: after_sale.open_request(s, order_id))
+            dispatcher.utter_message(
+                response="utter_after_sale_exists",
+                order_id=order_id,
+                kind=request.kind_label,
+                request_id=request.id,
+                created=f"{request.created_at:%m月%d日}",
+                status=request.status_label,
+            )
+            return reset
+        if verdict == Verdict.NOT_PAID:
+            dispatcher.utter_message(response="utter_after_sale_not_paid", order_id=order_id)
+            return reset
+        if verdict == Verdict.CLOSED:
+            latest = await db(lambda s: after_sale.latest_request(s, order_id))
+            if latest and _PROGRESS.search(latest_text(tracker)):
+                dispatcher.utter_message(
+                    response="utter_after_sale_progress", order_id=order_id, kind=latest.kind_label,
+                    request_id=latest.id, status=latest.status_label,
+                )  # fmt: skip
+                return reset
+            order = await db(lambda s: after_sale_status(s, order_id))
+            dispatcher.utter_message(response="utter_after_sale_closed", order_id=order_id, status=order)
+            return reset
+        if verdict == Verdict.EXPIRED:
+            dispatcher.utter_message(
+                response="utter_after_sale_expired", order_id=order_id, days=eligibility.days_since_delivery,
+                quality_days=p.quality_days,
+            )  # fmt: skip
+            return reset + await hand_off(dispatcher, tracker, "policy", order_id=order_id)
+        if verdict == Verdict.NO_REASON_EXPIRED or not kind or not reason:
+            dispatcher.utter_message(
+                response="utter_after_sale_no_reason_expired", order_id=order_id,
+                days=eligibility.days_since_delivery, no_reason_days=p.no_reason_days, quality_days=p.quality_days,
+            )  # fmt: skip
+            return reset
+
+        if reason in ("quality",):
+            dispatcher.utter_message(response="utter_quality_sorry")
+        elif reason in ("wrong_item", "missing_item"):
+            dispatcher.utter_message(response="utter_wrong_item_sorry")
+        request, created = await db(
+            lambda s: after_sale.create_request(s, order_id, kind, reason, latest_text(tracker), p, at)
+        )
+        if not created:
+            dispatcher.utter_message(
+                response="utter_after_sale_exists", order_id=order_id, kind=request.kind_label,
+                request_id=request.id, created=f"{request.created_at:%m月%d日}", status=request.status_label,
+            )  # fmt: skip
+            return reset
+        dispatcher.utter_message(
+            response="utter_after_sale_created", kind=request.kind_label, request_id=request.id,
+            reason=request.reason_label,
+        )  # fmt: skip
+        dispatcher.utter_message(
+            response=f"utter_after_sale_step_{request.kind}", review_hours=p.review_hours,
+            return_address=p.return_address, refund_days=p.refund_days_after_receipt,
+        )  # fmt: skip
+        if request.kind in (AfterSaleKind.RETURN_REFUND, AfterSaleKind.EXCHANGE):
+            dispatcher.utter_message(response=_postage_response(request, p), cap=p.return_postage_cap)
+        return reset
+
+
+def _postage_response(request: RequestView, p: Any) -> str:
+    if request.postage_payer == "seller":
+        return "utter_after_sale_postage_seller"
+    return "utter_after_sale_postage_buyer_insured" if p.freight_insurance else "utter_after_sale_postage_buyer"
+
+
+def after_sale_status(session: Any, order_id: str) -> str:
+    from bot.models import Order
+
+    order = session.get(Order, order_id)
+    return ORDER_STATUS[order.status]

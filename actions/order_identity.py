@@ -1,0 +1,142 @@
+"""Which order is the buyer talking about, and may they see it?
+
+Shared by every form that works on an order. A buyer the shop page vouched for
+(buyer id in metadata) sees only their own orders; an anonymous buyer must give
+the last 4 digits of the order's phone number first. Someone else's order number
+gets the same answer as a number that does not exist.
+"""
+
+from __future__ import annotations
+
+import re
+from abc import abstractmethod
+from typing import Any
+
+from rasa_sdk import Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.forms import FormValidationAction
+
+from actions.base import Events, ShopAction, buyer_id, db, latest_text, now, warn_if_secret
+from bot.policy import policy
+from bot.shop.orders import Access, ORDER_ID_LIKE, check_access, recent_orders
+
+MAX_VERIFY_ATTEMPTS = 3
+_LAST4 = re.compile(r"(?<!\d)(\d{4})(?!\d)")
+_PHONE = re.compile(r"(?<!\d)1[3-9]\d{5}(\d{4})(?!\d)")
+
+
+def verified_orders(tracker: Tracker) -> list[str]:
+    return list(tracker.get_slot("verified_orders") or [])
+
+
+def may_see(tracker: Tracker, order_id: str | None) -> bool:
+    """Whether this conversation has already shown it may see `order_id`."""
+    return bool(order_id) and order_id in verified_orders(tracker)
+
+
+def verification_failed(tracker: Tracker) -> bool:
+    return int(tracker.get_slot("verify_attempts") or 0) >= MAX_VERIFY_ATTEMPTS
+
+
+class OrderFormValidation(FormValidationAction):
+    """Validation for forms that start by identifying an order.
+
+    Subclasses list what they need once the order is known in `slots_after_order`.
+    """
+
+    @abstractmethod
+    def name(self) -> str:
+        """validate_<form name>"""
+
+    async def slots_after_order(self, tracker: Tracker) -> list[str]:
+        return []
+
+    async def required_slots(
+        self, domain_slots: list[str], dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[str]:
+        order_id = tracker.get_slot("order_id")
+        if verification_failed(tracker):
+            return []
+        if not order_id:
+            return ["order_id"]
+        if not may_see(tracker, order_id):
+            return ["order_id", "phone_last4"] if not buyer_id(tracker) else ["order_id"]
+        return ["order_id", *await self.slots_after_order(tracker)]
+
+    async def get_validation_events(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> Events:
+        warn_if_secret(dispatcher, tracker)
+        events = await super().get_validation_events(dispatcher, tracker, domain)
+        # An order number remembered from an earlier turn was never checked: check it now.
+        order_id = tracker.get_slot("order_id")
+        validated = {e.get("name") for e in events}
+        if order_id and "order_id" not in validated and not may_see(tracker, order_id):
+            result = await self.validate_order_id(order_id, dispatcher, tracker, domain)
+            changed = {k: v for k, v in result.items() if tracker.get_slot(k) != v}
+            tracker.slots.update(changed)
+            events += [SlotSet(k, v) for k, v in changed.items()]
+        return events
+
+    async def validate_order_id(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> dict[str, Any]:
+        order_id = str(value or "").strip()
+        if may_see(tracker, order_id):
+            return {"order_id": order_id}
+        access = await db(lambda s: check_access(s, order_id, buyer_id(tracker), None))
+        if access == Access.OK:
+            return {"order_id": order_id, "verified_orders": [*verified_orders(tracker), order_id]}
+        if access == Access.NEED_PHONE:
+            return {"order_id": order_id, "phone_last4": None}
+        response = "utter_order_id_malformed" if access == Access.MALFORMED else "utter_order_not_found"
+        dispatcher.utter_message(response=response)
+        return {"order_id": None}
+
+    def extract_phone_last4(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> dict[str, Any]:  # fmt: skip
+        if tracker.get_slot("requested_slot") != "phone_last4":
+            return {}
+        text = latest_text(tracker)
+        match = _PHONE.search(text) or _LAST4.search(text)
+        return {"phone_last4": match.group(1)} if match else {}
+
+    async def validate_phone_last4(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> dict[str, Any]:
+        order_id = tracker.get_slot("order_id")
+        access = await db(lambda s: check_access(s, order_id, None, str(value)))
+        if access == Access.OK:
+            return {"phone_last4": None, "verified_orders": [*verified_orders(tracker), order_id]}
+        attempts = int(tracker.get_slot("verify_attempts") or 0) + 1
+        if attempts >= MAX_VERIFY_ATTEMPTS:
+            dispatcher.utter_message(response="utter_verify_failed")
+            return {"phone_last4": None, "order_id": None, "verify_attempts": float(attempts)}
+        dispatcher.utter_message(response="utter_phone_mismatch")
+        return {"phone_last4": None, "verify_attempts": float(attempts)}
+
+
+class ActionAskOrderId(ShopAction):
+    """Asks which order: the buyer's recent orders as buttons when we know the buyer."""
+
+    def name(self) -> str:
+        return "action_ask_order_id"
+
+    async def answer(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> Events:
+        buyer = buyer_id(tracker)
+        orders = await db(lambda s: recent_orders(s, buyer, policy(), now())) if buyer else []
+        if not orders:
+            if ORDER_ID_LIKE.search(latest_text(tracker)):
+                dispatcher.utter_message(response="utter_order_id_malformed")
+            else:
+                dispatcher.utter_message(response="utter_ask_order_id")
+            return []
+        buttons = [
+            {
+                "title": f"{o.items[0] if o.items else o.id}｜{o.status_label}｜{o.created_at:%m-%d}",
+                "payload": f'/inform_order_id{{"order_id":"{o.id}"}}',
+            }
+            for o in orders
+        ]
+        dispatcher.utter_message(response="utter_ask_which_order", buttons=buttons)
+        return []

@@ -1,0 +1,186 @@
+"""`python -m bot …`: the operator's commands (English output; buyers never see it)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import time
+from datetime import datetime
+
+from sqlalchemy import func, select
+
+from bot import db
+from bot.config import VAR_DIR, settings
+from bot.models import Base, Product
+from bot.policy import PolicyError, policy
+
+
+def init_db(reseed: bool = False, now: datetime | None = None) -> None:
+    """Create the tables, and seed the demo shop if the database is empty (or asked to)."""
+    from bot.seed import seed_shop
+
+    Base.metadata.create_all(db.engine())
+    with db.session_scope() as session:
+        empty = not session.scalar(select(func.count()).select_from(Product))
+        if empty or reseed:
+            counts = seed_shop(session, policy(), now=now)
+            print("Seeded the demo shop: " + ", ".join(f"{n} {t}" for t, n in counts.items()), flush=True)
+        else:
+            print("Shop database already holds data; not seeding.", flush=True)
+
+
+def cmd_init_db(args: argparse.Namespace) -> int:
+    init_db(reseed=args.reseed, now=datetime.fromisoformat(args.now) if args.now else None)
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from bot.processes import service_env
+    from bot.training import train_if_stale
+
+    train_if_stale(service_env(), force=args.force)
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from bot.processes import action_server, rasa_server, service_env, start_all, stop_all
+    from bot.training import train_if_stale
+
+    s = settings()
+    policy()  # a broken policy file stops here, with the reason
+    init_db()
+    env = service_env()
+    model = train_if_stale(env)
+    print("Starting the action server and the Rasa server …", flush=True)
+    processes = [action_server(s.action_port), rasa_server(model, s.rasa_port)]
+    seconds = start_all(processes, env)
+    print(
+        f"\nReady in {seconds:.1f} s.\n"
+        f"  Chat (REST):   POST http://127.0.0.1:{s.rasa_port}/webhooks/rest/webhook "
+        '{"sender": "buyer-1", "message": "在吗", "metadata": {"buyer_id": "b0001"}}\n'
+        f"  Terminal chat: ./shop shell   (in another terminal)\n"
+        f"  Handoffs:      ./shop handoff list\n"
+        f"  Logs:          {VAR_DIR / 'logs'}\n"
+        "Press Ctrl-C to stop.",
+        flush=True,
+    )
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        while all(p.popen and p.popen.poll() is None for p in processes):
+            time.sleep(1)
+        print("A process stopped unexpectedly; shutting down. See the logs above.", file=sys.stderr)
+        return 1
+    except (KeyboardInterrupt, SystemExit):
+        return 0
+    finally:
+        stop_all(processes)
+
+
+def cmd_handoff(args: argparse.Namespace) -> int:
+    from bot.shop import handoff
+
+    now = datetime.now()
+    if args.action == "list":
+        with db.session_scope() as session:
+            tickets = [t for t in handoff.list_tickets(session) if args.all or t.status != "resolved"]
+        if not tickets:
+            print("No open handoff tickets.")
+        for t in tickets:
+            waited = int((now - t.created_at).total_seconds() // 60)
+            print(
+                f"#{t.id:<5} {t.status:<9} p{t.priority} {t.reason:<13} waited {waited:>4} min  "
+                f"buyer={t.buyer_id or '-'} order={t.order_id or '-'} conversation={t.conversation_id}"
+            )
+        return 0
+    if args.ticket is None:
+        print("Give the ticket number, e.g. `handoff show 3`.", file=sys.stderr)
+        return 2
+    with db.session_scope() as session:
+        ticket = handoff.get_ticket(session, args.ticket)
+    if ticket is None:
+        print(f"No handoff ticket #{args.ticket}.", file=sys.stderr)
+        return 1
+    if args.action == "show":
+        print(json.dumps(ticket.__dict__, default=str, ensure_ascii=False, indent=2))
+        return 0
+    # resolve: close the ticket, then give the conversation back to the bot.
+    from bot.rasa_api import RasaUnavailable, hand_back
+
+    with db.session_scope() as session:
+        resolved = handoff.resolve_ticket(session, args.ticket, now)
+    if resolved is None:
+        print(f"Ticket #{args.ticket} is already resolved.", file=sys.stderr)
+        return 1
+    try:
+        messages = hand_back(resolved.conversation_id)
+    except RasaUnavailable as exc:
+        print(f"Ticket #{args.ticket} is resolved, but the conversation was not resumed: {exc}", file=sys.stderr)
+        print("Run the same command again once Rasa is up; resuming is safe to repeat.", file=sys.stderr)
+        return 1
+    print(f"Ticket #{args.ticket} resolved; conversation {resolved.conversation_id} is back with the bot.")
+    for message in messages:
+        print(f"  bot → buyer: {message.get('text', '')}")
+    return 0
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    """Resume a conversation whose ticket is already resolved (e.g. Rasa was down)."""
+    from bot.rasa_api import RasaUnavailable, hand_back
+
+    try:
+        for message in hand_back(args.conversation):
+            print(f"  bot → buyer: {message.get('text', '')}")
+    except RasaUnavailable as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    from bot.terminal_chat import chat
+
+    try:
+        return chat(args.buyer, args.conversation)
+    except (EOFError, KeyboardInterrupt):
+        return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("init-db", help="create the tables and seed the demo shop if empty")
+    p.add_argument("--reseed", action="store_true", help="replace all shop data with the demo shop")
+    p.add_argument("--now", help="reference time for the demo data (ISO format), default now")
+    p.set_defaults(func=cmd_init_db)
+
+    p = sub.add_parser("train", help="train the model if data, domain or config changed")
+    p.add_argument("--force", action="store_true")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("run", help="set up and start everything, print the URLs")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("handoff", help="list, show or resolve handoff tickets")
+    p.add_argument("action", choices=["list", "show", "resolve"])
+    p.add_argument("ticket", type=int, nargs="?")
+    p.add_argument("--all", action="store_true", help="include resolved tickets")
+    p.set_defaults(func=cmd_handoff)
+
+    p = sub.add_parser("resume", help="give a conversation back to the bot")
+    p.add_argument("conversation")
+    p.set_defaults(func=cmd_resume)
+
+    p = sub.add_parser("chat", help="chat with the running bot in the terminal")
+    p.add_argument("--buyer", default="b0001", help="buyer id the shop page would vouch for ('' for anonymous)")
+    p.add_argument("--conversation", help="conversation id to continue")
+    p.set_defaults(func=cmd_chat)
+
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except PolicyError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2

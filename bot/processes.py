@@ -1,0 +1,137 @@
+"""Starting the product's processes (action server, Rasa server) with one environment.
+
+Embedded mode (default): shop data and conversations in SQLite files under var/,
+locks in memory. Production mode (SHOP_MODE=production): DATABASE_URL names the
+PostgreSQL database for both, REDIS_URL the Redis lock store.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlparse
+
+import requests
+
+from bot.config import PROJECT_ROOT, VAR_DIR, settings
+
+
+def production() -> bool:
+    return os.environ.get("SHOP_MODE", "embedded") == "production"
+
+
+def service_env(action_port: int | None = None) -> dict[str, str]:
+    """The environment every process of the product runs with."""
+    s = settings()
+    env = dict(os.environ)
+    env.update(
+        RASA_TELEMETRY_ENABLED="false",  # no phoning home: the servers may be air-gapped
+        TF_CPP_MIN_LOG_LEVEL="2",
+        PYTHONPATH=str(PROJECT_ROOT),
+        DATABASE_URL=s.database_url,
+        ACTION_ENDPOINT_URL=f"http://127.0.0.1:{action_port or s.action_port}/webhook",
+        TRACKER_SQLITE_PATH=str(VAR_DIR / "conversations.db"),
+    )
+    if production():
+        db = urlparse(s.database_url)
+        if not db.scheme.startswith("postgresql"):
+            raise SystemExit("SHOP_MODE=production needs DATABASE_URL=postgresql://user@host:port/db")
+        redis = urlparse(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
+        env.update(
+            TRACKER_DB_HOST=db.hostname or "127.0.0.1",
+            TRACKER_DB_PORT=str(db.port or 5432),
+            TRACKER_DB_NAME=db.path.lstrip("/"),
+            TRACKER_DB_USER=db.username or "postgres",
+            TRACKER_DB_PASSWORD=db.password or "",
+            REDIS_HOST=redis.hostname or "127.0.0.1",
+            REDIS_PORT=str(redis.port or 6379),
+            REDIS_DB=(redis.path.lstrip("/") or "0"),
+            REDIS_KEY_PREFIX=os.environ.get("REDIS_KEY_PREFIX", "shop"),
+        )
+    return env
+
+
+def endpoints_file() -> Path:
+    return PROJECT_ROOT / ("endpoints.production.yml" if production() else "endpoints.yml")
+
+
+@dataclass
+class Process:
+    name: str
+    command: list[str]
+    ready_url: str
+    log: Path
+    popen: subprocess.Popen | None = field(default=None, repr=False)
+
+    def start(self, env: dict[str, str]) -> None:
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        handle = self.log.open("ab")
+        self.popen = subprocess.Popen(
+            self.command, cwd=PROJECT_ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT
+        )
+
+    def ready(self) -> bool:
+        try:
+            return requests.get(self.ready_url, timeout=1).status_code == 200
+        except requests.RequestException:
+            return False
+
+    def stop(self) -> None:
+        if self.popen and self.popen.poll() is None:
+            self.popen.terminate()
+            try:
+                self.popen.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+
+
+def action_server(port: int, log_dir: Path = VAR_DIR / "logs") -> Process:
+    return Process(
+        "action server",
+        [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(port)],
+        f"http://127.0.0.1:{port}/health",
+        log_dir / "actions.log",
+    )
+
+
+def rasa_server(model: Path, port: int, log_dir: Path = VAR_DIR / "logs") -> Process:
+    return Process(
+        "Rasa server",
+        [
+            sys.executable, "-m", "rasa", "run", "--model", str(model), "--port", str(port),
+            "--interface", "127.0.0.1", "--enable-api", "--endpoints", str(endpoints_file()),
+            "--credentials", str(PROJECT_ROOT / "credentials.yml"),
+        ],  # fmt: skip
+        f"http://127.0.0.1:{port}/status",
+        log_dir / "rasa.log",
+    )
+
+
+def start_all(processes: list[Process], env: dict[str, str], timeout: float = 120) -> float:
+    """Start the processes and wait until every one answers; returns seconds taken."""
+    started = time.monotonic()
+    for process in processes:
+        process.start(env)
+    pending = list(processes)
+    while pending:
+        for process in list(pending):
+            if process.popen and process.popen.poll() is not None:
+                stop_all(processes)
+                raise SystemExit(f"The {process.name} exited during start-up; see {process.log}")
+            if process.ready():
+                print(f"  {process.name} is ready ({time.monotonic() - started:.1f} s)", flush=True)
+                pending.remove(process)
+        if time.monotonic() - started > timeout:
+            stop_all(processes)
+            raise SystemExit(f"Not ready after {timeout:.0f} s: {', '.join(p.name for p in pending)}")
+        time.sleep(0.3)
+    return time.monotonic() - started
+
+
+def stop_all(processes: list[Process]) -> None:
+    for process in reversed(processes):
+        process.stop()

@@ -1,0 +1,36 @@
+"""The few calls the shop makes to Rasa's HTTP API (enabled with --enable-api)."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+import requests
+
+from bot.config import settings
+
+
+class RasaUnavailable(RuntimeError):
+    """Rasa did not answer: the conversation state was not changed there."""
+
+
+def _post(path: str, body: Any) -> Any:
+    url = f"{settings().rasa_url}{path}"
+    try:
+        response = requests.post(url, json=body, timeout=30)
+    except requests.RequestException as exc:
+        raise RasaUnavailable(f"Rasa at {settings().rasa_url} did not answer: {exc}") from exc
+    if response.status_code >= 400:
+        raise RasaUnavailable(f"Rasa refused {path}: HTTP {response.status_code} {response.text[:200]}")
+    return response.json()
+
+
+def hand_back(conversation_id: str) -> list[dict[str, Any]]:
+    """Resume a paused conversation and let the bot greet the buyer again.
+
+    Returns the bot's messages, for the caller to deliver to the buyer.
+    """
+    path = f"/conversations/{quote(conversation_id, safe='')}"
+    _post(f"{path}/tracker/events", [{"event": "resume"}])
+    result = _post(f"{path}/trigger_intent", {"name": "EXTERNAL_handback"})
+    return list(result.get("messages") or [])
