@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 
 from bot import db
-from bot.config import VAR_DIR, settings
+from bot.config import settings
 from bot.models import Base, Product
 from bot.policy import PolicyError, policy
 
@@ -54,7 +54,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     env = service_env()
     model = train_if_stale(env)
     print("Starting the action server and the Rasa server …", flush=True)
-    processes = [action_server(s.action_port), rasa_server(model, s.rasa_port)]
+    processes = [action_server(env), rasa_server(model, env)]
     seconds = start_all(processes, env)
     print(
         f"\nReady in {seconds:.1f} s.\n"
@@ -62,7 +62,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         '{"sender": "buyer-1", "message": "在吗", "metadata": {"buyer_id": "b0001"}}\n'
         f"  Terminal chat: ./shop shell   (in another terminal)\n"
         f"  Handoffs:      ./shop handoff list\n"
-        f"  Logs:          {VAR_DIR / 'logs'}\n"
+        f"  Logs:          {s.var_dir / 'logs'}\n"
         "Press Ctrl-C to stop.",
         flush=True,
     )

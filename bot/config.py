@@ -7,6 +7,7 @@ laptop; production sets DATABASE_URL (PostgreSQL) and REDIS_URL.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +17,7 @@ VAR_DIR = Path(os.environ.get("SHOP_VAR_DIR", PROJECT_ROOT / "var"))
 
 @dataclass(frozen=True)
 class Settings:
+    var_dir: Path
     database_url: str
     policy_path: Path
     rasa_url: str
@@ -23,16 +25,15 @@ class Settings:
     rasa_port: int
 
 
-def settings() -> Settings:
-    """The settings in force for this process (environment first, then defaults)."""
-    rasa_port = int(os.environ.get("RASA_PORT", "5005"))
+def settings(env: Mapping[str, str] = os.environ) -> Settings:
+    """The settings in force for `env` (default: this process's environment)."""
+    var_dir = Path(env.get("SHOP_VAR_DIR", VAR_DIR))
+    rasa_port = int(env.get("RASA_PORT", "5005"))
     return Settings(
-        database_url=os.environ.get("DATABASE_URL")
-        or f"sqlite:///{VAR_DIR / 'shop.db'}",
-        policy_path=Path(
-            os.environ.get("SHOP_POLICY", PROJECT_ROOT / "shop_policy.yml")
-        ),
-        rasa_url=os.environ.get("RASA_URL", f"http://127.0.0.1:{rasa_port}"),
-        action_port=int(os.environ.get("ACTION_PORT", "5055")),
+        var_dir=var_dir,
+        database_url=env.get("DATABASE_URL") or f"sqlite:///{var_dir / 'shop.db'}",
+        policy_path=Path(env.get("SHOP_POLICY", PROJECT_ROOT / "shop_policy.yml")),
+        rasa_url=env.get("RASA_URL", f"http://127.0.0.1:{rasa_port}"),
+        action_port=int(env.get("ACTION_PORT", "5055")),
         rasa_port=rasa_port,
     )

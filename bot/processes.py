@@ -12,31 +12,32 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
+from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import urlparse
 
 import requests
 
-from bot.config import PROJECT_ROOT, VAR_DIR, settings
+from bot.config import PROJECT_ROOT, settings
 
 
-def production() -> bool:
-    return os.environ.get("SHOP_MODE", "embedded") == "production"
+def production(env: Mapping[str, str] = os.environ) -> bool:
+    return env.get("SHOP_MODE", "embedded") == "production"
 
 
-def service_env(action_port: int | None = None) -> dict[str, str]:
-    """The environment every process of the product runs with."""
-    s = settings()
-    env = dict(os.environ)
+def service_env(overrides: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment every process of the product runs with (this one's + overrides)."""
+    env = {**os.environ, **(overrides or {})}
+    s = settings(env)
     env.update(
         RASA_TELEMETRY_ENABLED="false",  # no phoning home: the servers may be air-gapped
         TF_CPP_MIN_LOG_LEVEL="2",
         PYTHONPATH=str(PROJECT_ROOT),
         DATABASE_URL=s.database_url,
-        ACTION_ENDPOINT_URL=f"http://127.0.0.1:{action_port or s.action_port}/webhook",
-        TRACKER_SQLITE_PATH=str(VAR_DIR / "conversations.db"),
+        ACTION_ENDPOINT_URL=f"http://127.0.0.1:{s.action_port}/webhook",
+        TRACKER_SQLITE_PATH=str(s.var_dir / "conversations.db"),
     )
-    if production():
+    if production(env):
         db = urlparse(s.database_url)
         if not db.scheme.startswith("postgresql"):
             raise SystemExit("SHOP_MODE=production needs DATABASE_URL=postgresql://user@host:port/db")
@@ -55,8 +56,8 @@ def service_env(action_port: int | None = None) -> dict[str, str]:
     return env
 
 
-def endpoints_file() -> Path:
-    return PROJECT_ROOT / ("endpoints.production.yml" if production() else "endpoints.yml")
+def endpoints_file(env: Mapping[str, str]) -> Path:
+    return PROJECT_ROOT / ("endpoints.production.yml" if production(env) else "endpoints.yml")
 
 
 @dataclass
@@ -89,25 +90,29 @@ class Process:
                 self.popen.kill()
 
 
-def action_server(port: int, log_dir: Path = VAR_DIR / "logs") -> Process:
+def action_server(env: Mapping[str, str]) -> Process:
+    s = settings(env)
+    port = s.action_port
     return Process(
         "action server",
         [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(port)],
         f"http://127.0.0.1:{port}/health",
-        log_dir / "actions.log",
+        s.var_dir / "logs" / "actions.log",
     )
 
 
-def rasa_server(model: Path, port: int, log_dir: Path = VAR_DIR / "logs") -> Process:
+def rasa_server(model: Path, env: Mapping[str, str]) -> Process:
+    s = settings(env)
+    port = s.rasa_port
     return Process(
         "Rasa server",
         [
             sys.executable, "-m", "rasa", "run", "--model", str(model), "--port", str(port),
-            "--interface", "127.0.0.1", "--enable-api", "--endpoints", str(endpoints_file()),
+            "--interface", "127.0.0.1", "--enable-api", "--endpoints", str(endpoints_file(env)),
             "--credentials", str(PROJECT_ROOT / "credentials.yml"),
         ],  # fmt: skip
         f"http://127.0.0.1:{port}/status",
-        log_dir / "rasa.log",
+        s.var_dir / "logs" / "rasa.log",
     )
 
 

@@ -1,0 +1,122 @@
+"""The held-out NLU test set: independent of the training data, and the model meets its targets."""
+
+from __future__ import annotations
+
+import asyncio
+import difflib
+import json
+import re
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bot.config import PROJECT_ROOT
+from bot.nlu.normalizer import normalize
+from bot.training import model_path
+
+TEST_SET = Path(__file__).with_name("test_nlu.yml")
+INTENTS = [
+    "greet", "goodbye", "thank", "affirm", "deny", "ask_authenticity", "bargain", "ask_shipping_time",
+    "track_order", "color_difference", "request_refund", "request_exchange", "quality_issue",
+    "wrong_or_missing_item", "ask_size", "ask_product_info", "ask_payment", "ask_invoice", "change_order",
+    "complain", "request_human", "inform_order_id", "out_of_scope",
+]  # fmt: skip
+CORE_INTENTS = ["ask_authenticity", "bargain", "ask_shipping_time", "color_difference", "request_refund"]
+_NOISE = re.compile(r"[\s\W_]+", re.UNICODE)
+
+
+def examples(path: Path) -> list[tuple[str, str]]:
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    out = []
+    for block in data.get("nlu", []):
+        if "intent" in block:
+            for line in block["examples"].splitlines():
+                text = line.strip()[2:].strip() if line.strip().startswith("- ") else ""
+                if text:
+                    out.append((block["intent"], text))
+    return out
+
+
+def training_examples() -> list[tuple[str, str]]:
+    return [e for f in sorted((PROJECT_ROOT / "data" / "nlu").glob("*.yml")) for e in examples(f)]
+
+
+def key(text: str) -> str:
+    return _NOISE.sub("", normalize(text)).lower()
+
+
+def test_every_intent_has_at_least_15_test_messages() -> None:
+    counts = Counter(intent for intent, _ in examples(TEST_SET))
+    assert set(counts) == set(INTENTS)
+    assert min(counts.values()) >= 15, counts
+
+
+def test_every_intent_has_at_least_40_training_examples_and_none_is_under_two_intents() -> None:
+    train = training_examples()
+    counts = Counter(intent for intent, _ in train)
+    assert set(counts) == set(INTENTS)
+    assert min(counts.values()) >= 40, counts
+    owners: dict[str, set[str]] = {}
+    for intent, text in train:
+        owners.setdefault(key(text), set()).add(intent)
+    clashes = {k: v for k, v in owners.items() if len(v) > 1 and k}
+    assert not clashes, clashes
+
+
+def test_test_messages_are_not_copies_of_training_examples() -> None:
+    train_keys = [key(text) for _, text in training_examples()]
+    train_set = set(train_keys)
+    near = []
+    for _, text in examples(TEST_SET):
+        k = key(text)
+        if k in train_set:
+            near.append((text, "exact"))
+            continue
+        for other in train_keys:
+            matcher = difflib.SequenceMatcher(None, k, other, autojunk=False)
+            if len(k) >= 6 and matcher.quick_ratio() >= 0.9 and matcher.ratio() >= 0.9:
+                near.append((text, other))
+                break
+    assert not near, near
+
+
+@pytest.fixture(scope="module")
+def predictions() -> list[tuple[str, str]]:
+    from rasa.core.agent import Agent
+
+    path = model_path()
+    if not path.exists():
+        pytest.fail(f"No trained model at {path}: run `./shop test` (it trains first) or `./shop train`.")
+    agent = Agent.load(str(path))
+
+    async def parse_all() -> list[tuple[str, str]]:
+        out = []
+        for intent, text in examples(TEST_SET):
+            parsed = await agent.parse_message(text)
+            out.append((intent, parsed["intent"]["name"]))  # nlu_fallback counts as a miss
+        return out
+
+    return asyncio.run(parse_all())
+
+
+def test_model_meets_the_accuracy_targets_on_the_test_set(predictions: list[tuple[str, str]]) -> None:
+    from sklearn.metrics import accuracy_score, f1_score
+
+    truth = [t for t, _ in predictions]
+    guess = [p for _, p in predictions]
+    per_intent = dict(zip(INTENTS, f1_score(truth, guess, labels=INTENTS, average=None, zero_division=0)))
+    report = {
+        "accuracy": accuracy_score(truth, guess),
+        "macro_f1": f1_score(truth, guess, labels=INTENTS, average="macro", zero_division=0),
+        "f1": per_intent,
+        "errors": [(t, p, text) for (t, p), (_, text) in zip(predictions, examples(TEST_SET)) if t != p],
+    }
+    out = PROJECT_ROOT / "results"
+    out.mkdir(exist_ok=True)
+    (out / "nlu_test_set.json").write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
+    assert report["accuracy"] >= 0.93, report
+    assert report["macro_f1"] >= 0.92, report
+    for intent in CORE_INTENTS:
+        assert per_intent[intent] >= 0.95, (intent, per_intent[intent], report["errors"])
