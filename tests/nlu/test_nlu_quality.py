@@ -25,6 +25,7 @@ INTENTS = [
 ]  # fmt: skip
 CORE_INTENTS = ["ask_authenticity", "bargain", "ask_shipping_time", "color_difference", "request_refund"]
 _NOISE = re.compile(r"[\s\W_]+", re.UNICODE)
+_ANNOTATION = re.compile(r"\[([^\]]+)\]\([^)]+\)")
 
 
 def examples(path: Path) -> list[tuple[str, str]]:
@@ -35,7 +36,7 @@ def examples(path: Path) -> list[tuple[str, str]]:
             for line in block["examples"].splitlines():
                 text = line.strip()[2:].strip() if line.strip().startswith("- ") else ""
                 if text:
-                    out.append((block["intent"], text))
+                    out.append((block["intent"], _ANNOTATION.sub(r"\1", text)))
     return out
 
 
