@@ -16,7 +16,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.base import Events, ShopAction, db, latest_intent, latest_text, now
 from actions.handoff import hand_off
-from actions.order_identity import OrderFormValidation, may_see
+from actions.order_identity import OrderFormValidation, form_clues, may_see
 from bot.models import AfterSaleKind
 from bot.shop import after_sale
 from bot.shop.after_sale import Eligibility, RequestView, Verdict
@@ -48,9 +48,7 @@ _KIND_WORDS = [
 _PROGRESS = re.compile(r"进度|到哪|到账|怎么还没|什么时候退|多久.*退|退了没|处理.*了吗|审核")
 
 
-def reason_from(tracker: Tracker) -> str | None:
-    intent = latest_intent(tracker)
-    text = latest_text(tracker)
+def _reason_of(intent: str | None, text: str) -> str | None:
     if intent == "wrong_or_missing_item":
         return "missing_item" if _REASON_WORDS[0][0].search(text) else "wrong_item"
     for pattern, reason in _REASON_WORDS:
@@ -59,19 +57,40 @@ def reason_from(tracker: Tracker) -> str | None:
     return _REASON_BY_INTENT.get(intent or "")
 
 
-def kind_from(tracker: Tracker) -> str | None:
-    if latest_intent(tracker) == "request_exchange":
+def _kind_of(intent: str | None, text: str) -> str | None:
+    if intent == "request_exchange":
         return AfterSaleKind.EXCHANGE
-    text = latest_text(tracker)
     for pattern, kind in _KIND_WORDS:
         if pattern.search(text):
             return kind
     return None
 
 
+def reason_from(tracker: Tracker) -> str | None:
+    return next((r for r in (_reason_of(*c) for c in form_clues(tracker, "after_sale_form")) if r), None)
+
+
+def kind_from(tracker: Tracker) -> str | None:
+    return next((k for k in (_kind_of(*c) for c in form_clues(tracker, "after_sale_form")) if k), None)
+
+
 class ValidateAfterSaleForm(OrderFormValidation):
     def name(self) -> str:
         return "validate_after_sale_form"
+
+    async def on_order_verified(self, tracker: Tracker) -> dict[str, Any]:
+        """What the buyer already told us before we knew the order: kind and reason."""
+        found: dict[str, Any] = {}
+        reason = tracker.get_slot("after_sale_reason") or reason_from(tracker)
+        if reason:
+            found["after_sale_reason"] = reason
+        eligibility = await _eligibility(tracker)
+        kind = tracker.get_slot("after_sale_kind") or kind_from(tracker)
+        if kind not in eligibility.allowed_kinds and len(eligibility.allowed_kinds) == 1:
+            kind = eligibility.allowed_kinds[0]
+        if kind in eligibility.allowed_kinds:
+            found["after_sale_kind"] = kind
+        return found
 
     async def slots_after_order(self, tracker: Tracker) -> list[str]:
         verdict = await _eligibility(tracker)
@@ -84,17 +103,13 @@ class ValidateAfterSaleForm(OrderFormValidation):
     async def extract_after_sale_kind(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> dict[str, Any]:  # fmt: skip
         if tracker.get_slot("after_sale_kind"):
             return {}
-        kind = kind_from(tracker)
-        if kind is None:
-            eligibility = await _eligibility(tracker)
-            if len(eligibility.allowed_kinds) == 1:
-                kind = eligibility.allowed_kinds[0]
+        kind = _kind_of(latest_intent(tracker), latest_text(tracker))
         return {"after_sale_kind": kind} if kind else {}
 
     async def extract_after_sale_reason(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> dict[str, Any]:  # fmt: skip
         if tracker.get_slot("after_sale_reason"):
             return {}
-        reason = reason_from(tracker)
+        reason = _reason_of(latest_intent(tracker), latest_text(tracker))
         if reason is None and tracker.get_slot("requested_slot") == "after_sale_reason":
             # A reason in the buyer's own words that fits no category is kept as typed.
             if latest_intent(tracker) in ("request_refund", "request_exchange", "deny", "out_of_scope", "inform_order_id"):
@@ -104,13 +119,9 @@ class ValidateAfterSaleForm(OrderFormValidation):
         return {"after_sale_reason": reason} if reason else {}
 
     async def validate_after_sale_kind(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> dict[str, Any]:  # fmt: skip
+        # A kind this order cannot have (e.g. exchange before delivery) is asked again.
         eligibility = await _eligibility(tracker)
-        if value in eligibility.allowed_kinds:
-            return {"after_sale_kind": value}
-        if value in AFTER_SALE_KIND and eligibility.allowed_kinds:
-            # Asked for something this order cannot have (e.g. exchange before delivery).
-            return {"after_sale_kind": None}
-        return {"after_sale_kind": None}
+        return {"after_sale_kind": value if value in eligibility.allowed_kinds else None}
 
     def validate_after_sale_reason(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> dict[str, Any]:  # fmt: skip
         return {"after_sale_reason": value if value in AFTER_SALE_REASON else None}

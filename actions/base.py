@@ -7,7 +7,7 @@ Actions stay thin: read the tracker, ask the shop layer (bot.shop.*) through
 from __future__ import annotations
 
 import logging
-from abc import abstractmethod
+from abc import ABC, abstractmethod
 from datetime import datetime
 from typing import Any, Callable, TypeVar
 
@@ -62,7 +62,7 @@ async def db(work: Callable[[Session], T]) -> T:
     return await run_in_session(work)
 
 
-class ShopAction(Action):
+class ShopAction(Action, ABC):
     """Base for the shop's actions: safety warning first, kind error message on failure."""
 
     @property

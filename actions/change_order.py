@@ -13,7 +13,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.base import Events, ShopAction, db, latest_intent, latest_text, now
-from actions.order_identity import OrderFormValidation, may_see
+from actions.order_identity import OrderFormValidation, form_clues, may_see
 from bot.models import Order
 from bot.privacy import mask_address
 from bot.shop import orders
@@ -28,12 +28,11 @@ _NOT_AN_ANSWER = {"ask_authenticity", "bargain", "ask_shipping_time", "ask_payme
 
 
 def change_type_from(text: str) -> str | None:
+    """'address' or 'cancel' when the words say so; anything else is asked with buttons."""
     if _ADDRESS_WORDS.search(text):
         return "address"
     if _CANCEL_WORDS.search(text):
         return "cancel"
-    if text.strip():
-        return "note"
     return None
 
 
@@ -49,6 +48,15 @@ class ValidateChangeOrderForm(OrderFormValidation):
     def name(self) -> str:
         return "validate_change_order_form"
 
+    async def on_order_verified(self, tracker: Tracker) -> dict[str, Any]:
+        if tracker.get_slot("change_type"):
+            return {}
+        for intent, text in form_clues(tracker, "change_order_form"):
+            change = change_type_from(text) if intent == "change_order" else None
+            if change:
+                return {"change_type": change}
+        return {}
+
     async def slots_after_order(self, tracker: Tracker) -> list[str]:
         if await _order_status(tracker.get_slot("order_id")) not in UNSHIPPED:
             return []  # too late to change: the submit action explains
@@ -59,10 +67,7 @@ class ValidateChangeOrderForm(OrderFormValidation):
     def extract_change_type(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> dict[str, Any]:  # fmt: skip
         if tracker.get_slot("change_type"):
             return {}
-        text = latest_text(tracker)
-        change = change_type_from(text) if latest_intent(tracker) == "change_order" else None
-        if change == "note" and not tracker.get_slot("requested_slot"):
-            change = None  # "I want to change my order": ask what, with buttons
+        change = change_type_from(latest_text(tracker)) if latest_intent(tracker) == "change_order" else None
         return {"change_type": change} if change else {}
 
     def _free_text_answer(self, tracker: Tracker, slot: str) -> str | None:

@@ -16,7 +16,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActiveLoop, ConversationPaused, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.base import Events, ShopAction, buyer_id, db, latest_intent, now
+from actions.base import Events, ShopAction, buyer_id, db, latest_intent, now, warn_if_secret
 from bot.policy import policy
 from bot.shop import handoff
 from bot.vocabulary import INTENT_LABEL
@@ -111,6 +111,7 @@ class ActionDefaultAskAffirmation(Action):
         return "action_default_ask_affirmation"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> Events:
+        warn_if_secret(dispatcher, tracker)
         ranking = (tracker.latest_message or {}).get("intent_ranking") or []
         buttons = [
             {"title": INTENT_LABEL[r["name"]], "payload": f"/{r['name']}"}

@@ -17,7 +17,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import FormValidationAction
 
-from actions.base import Events, ShopAction, buyer_id, db, latest_text, now, warn_if_secret
+from actions.base import Events, ShopAction, buyer_id, db, latest_intent, latest_text, now, warn_if_secret
 from bot.policy import policy
 from bot.shop.orders import Access, ORDER_ID_LIKE, check_access, recent_orders
 
@@ -33,6 +33,23 @@ def verified_orders(tracker: Tracker) -> list[str]:
 def may_see(tracker: Tracker, order_id: str | None) -> bool:
     """Whether this conversation has already shown it may see `order_id`."""
     return bool(order_id) and order_id in verified_orders(tracker)
+
+
+def form_clues(tracker: Tracker, form: str) -> list[tuple[str | None, str]]:
+    """(intent, text) of this message, then of the message that started `form`.
+
+    What the buyer said before we knew the order ("the duvet cover I got is pilling")
+    still tells the form what it needs once the order is known.
+    """
+    clues = [(latest_intent(tracker), latest_text(tracker))]
+    started = False
+    for event in reversed(tracker.events):
+        if event.get("event") == "active_loop" and event.get("name") == form:
+            started = True
+        elif started and event.get("event") == "user":
+            clues.append(((event.get("parse_data") or {}).get("intent", {}).get("name"), event.get("text") or ""))
+            break
+    return clues
 
 
 def verification_failed(tracker: Tracker) -> bool:
@@ -51,6 +68,10 @@ class OrderFormValidation(FormValidationAction):
 
     async def slots_after_order(self, tracker: Tracker) -> list[str]:
         return []
+
+    async def on_order_verified(self, tracker: Tracker) -> dict[str, Any]:
+        """Slots the form can fill as soon as the order is known (default: none)."""
+        return {}
 
     async def required_slots(
         self, domain_slots: list[str], dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
@@ -73,11 +94,16 @@ class OrderFormValidation(FormValidationAction):
         order_id = tracker.get_slot("order_id")
         validated = {e.get("name") for e in events}
         if order_id and "order_id" not in validated and not may_see(tracker, order_id):
-            result = await self.validate_order_id(order_id, dispatcher, tracker, domain)
-            changed = {k: v for k, v in result.items() if tracker.get_slot(k) != v}
-            tracker.slots.update(changed)
-            events += [SlotSet(k, v) for k, v in changed.items()]
+            events += self._apply(tracker, await self.validate_order_id(order_id, dispatcher, tracker, domain))
+        if any(e.get("name") == "verified_orders" for e in events) and may_see(tracker, tracker.get_slot("order_id")):
+            events += self._apply(tracker, await self.on_order_verified(tracker))
         return events
+
+    @staticmethod
+    def _apply(tracker: Tracker, values: dict[str, Any]) -> Events:
+        changed = {k: v for k, v in values.items() if tracker.get_slot(k) != v}
+        tracker.slots.update(changed)
+        return [SlotSet(k, v) for k, v in changed.items()]
 
     async def validate_order_id(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]

@@ -31,6 +31,8 @@ def hand_back(conversation_id: str) -> list[dict[str, Any]]:
     Returns the bot's messages, for the caller to deliver to the buyer.
     """
     path = f"/conversations/{quote(conversation_id, safe='')}"
-    _post(f"{path}/tracker/events", [{"event": "resume"}])
+    # While paused no action ran, so the bot was never "listening": record that it is,
+    # or no rule matches the hand-back and the bot would fall back to a new handoff.
+    _post(f"{path}/tracker/events", [{"event": "resume"}, {"event": "action", "name": "action_listen"}])
     result = _post(f"{path}/trigger_intent", {"name": "EXTERNAL_handback"})
     return list(result.get("messages") or [])

@@ -7,6 +7,7 @@ stale?" is "does models/shop-<fingerprint>.tar.gz exist?".
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import subprocess
 import sys
@@ -40,11 +41,18 @@ def model_path(root: Path = PROJECT_ROOT) -> Path:
 
 def train_if_stale(env: dict[str, str], force: bool = False) -> Path:
     """Return the up-to-date model, training it first if it is missing or stale."""
+    MODELS_DIR.mkdir(exist_ok=True)
+    # Two commands started together (the run and the test command, say) train once.
+    with (MODELS_DIR / ".train.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _train_locked(env, force)
+
+
+def _train_locked(env: dict[str, str], force: bool) -> Path:
     target = model_path()
     if target.exists() and not force:
         print(f"Model is up to date: {target.relative_to(PROJECT_ROOT)}", flush=True)
         return target
-    MODELS_DIR.mkdir(exist_ok=True)
     print("Training the model (data, config or domain changed) …", flush=True)
     started = time.monotonic()
     command = [

@@ -8,6 +8,10 @@ errors and the resident memory of both servers.
 
     RASA_TELEMETRY_ENABLED=false .venv/bin/python scripts/benchmark.py [--quick] [--train] [--json out.json]
 
+--train first times a forced training with an empty Rasa training cache (it rewrites
+models/shop-<fingerprint>.tar.gz from the same inputs). --quick divides the turns of
+every level by 5.
+
 Every concurrency level runs a bounded number of turns (and a wall-time cap). The
 buyers send their next message as soon as the bot answered (no thinking time), so
 the highest level approximates the saturation throughput of one Rasa process.
@@ -95,7 +99,8 @@ class LevelStats:
     scripts_started: dict[str, int] = field(default_factory=dict)
     scripts_finished: int = 0
     seconds: float = 0.0
-    samples: list[dict[str, str]] = field(default_factory=list)
+    outcomes: dict[str, int] = field(default_factory=dict)  # how refund and change scripts ended
+    samples: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
 
     def error(self, kind: str) -> None:
         self.errors[kind] = self.errors.get(kind, 0) + 1
@@ -104,11 +109,23 @@ class LevelStats:
     def error_count(self) -> int:
         return sum(self.errors.values())
 
-    def sample(self, kind: str, script: str, message: str, reply: str, limit: int = 12) -> None:
-        if len(self.samples) < limit:
-            self.samples.append(
-                {"kind": kind, "script": script, "message": message[:80], "reply": reply.replace("\n", " ⏎ ")[:160]}
-            )
+    def outcome(self, name: str) -> None:
+        self.outcomes[name] = self.outcomes.get(name, 0) + 1
+
+    def sample(self, kind: str, script: str, message: str, reply: str, before: str = "", limit: int = 25) -> None:
+        """Keep one example per (kind, script, message with the numbers masked), with a count."""
+        key = (kind, script, re.sub(r"\d{6,}", "<id>", message)[:80])
+        if key in self.samples:
+            self.samples[key]["count"] += 1
+        elif len(self.samples) < limit:
+            self.samples[key] = {
+                "kind": kind,
+                "script": script,
+                "message": message[:80],
+                "reply": reply.replace("\n", " ⏎ ")[:160],
+                "previous_message": before[:80],
+                "count": 1,
+            }
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -134,7 +151,8 @@ class LevelStats:
             "conversations": self.conversations,
             "scripts_started": dict(self.scripts_started),
             "scripts_finished": self.scripts_finished,
-            "samples": self.samples,
+            "outcomes": dict(self.outcomes),
+            "samples": sorted(self.samples.values(), key=lambda x: (x["kind"], -x["count"])),
         }
 
 
@@ -223,10 +241,12 @@ class Conversation:
         self.rng = rng
         self.sender = f"bench-{buyer}-{uuid.uuid4().hex[:10]}"
         self.script = ""
+        self.previous = ""  # the buyer's previous message, as context for samples
 
     async def say(self, text: str, expect: tuple[str, ...] = ()) -> list[dict[str, Any]]:
         """Send one message; the replies. `expect`: any of these phrases should appear (soft check)."""
         self.level.take_turn()
+        before, self.previous = self.previous, text
         body = {"sender": self.sender, "message": text, "metadata": {"buyer_id": self.buyer}}
         started = time.perf_counter()
         try:
@@ -264,13 +284,14 @@ class Conversation:
             raise EndConversation()
         if HANDOFF.search(said):
             self.stats.handoffs += 1
+            self.stats.sample("handoff", self.script, text, said, before)
             raise EndConversation()  # the conversation now belongs to a person
         if MISUNDERSTOOD.search(said):
             self.stats.misunderstood += 1
-            self.stats.sample("fallback", self.script, text, said)
+            self.stats.sample("fallback", self.script, text, said, before)
         elif expect and not any(e in said for e in expect):
             self.stats.unexpected += 1
-            self.stats.sample("unexpected", self.script, text, said)
+            self.stats.sample("unexpected", self.script, text, said, before)
         return replies
 
     def order(self, prefer: tuple[str, ...] = ()) -> str | None:
@@ -322,6 +343,24 @@ async def track_my_order(c: Conversation) -> None:
     await c.say(pick(r, "好的 拜拜", "知道了 再见", "好嘞 拜拜", "那先这样 拜"), ("再见", "拜拜", "慢走", "光临"))
 
 
+REFUND_OUTCOMES = [
+    ("已经为您提交", "submitted"),
+    ("已经有一个", "already in progress"),
+    ("还没付款", "not paid"),
+    ("不能再申请售后", "closed"),
+    ("无理由退换期", "7-day no-reason period over"),
+]
+CHANGE_OUTCOMES = [
+    ("改好", "address changed"),
+    ("先不改", "buyer changed mind"),
+    ("没办法再修改", "too late"),
+]
+
+
+def _first_match(said: str, outcomes: list[tuple[str, str]]) -> str:
+    return next((name for phrase, name in outcomes if phrase in said), "other")
+
+
 async def refund_my_order(c: Conversation) -> None:
     """ask for a refund → press the order button → the kind button → the reason button."""
     r = c.rng
@@ -329,22 +368,24 @@ async def refund_my_order(c: Conversation) -> None:
     if order is None:
         return await presale_chat(c)
     replies = await c.say(pick(r, "我要退货", "我想退货退款", "衣服不合适 退了吧", "不想要了 能退吗", "申请退款"),
-                          ("哪一笔", "订单号", "订单"))  # fmt: skip
+                          ("哪一笔", "订单号", "怎么处理", "原因", "申请", "售后", "订单"))  # fmt: skip
     offered = [b["payload"] for b in buttons(replies) if "inform_order_id" in b.get("payload", "")]
-    mine = {o for o, _ in c.orders}
-    offered_mine = [p for p in offered if any(o in p for o in mine)]
-    payload = r.choice(offered_mine) if offered_mine else f'/inform_order_id{{"order_id":"{order}"}}'
-    replies = await c.say(payload, ("怎么处理", "原因", "申请", "售后", "订单"))
+    if offered or "订单号" in texts(replies):  # the bot asks which order (else it picked the only candidate)
+        mine = {o for o, _ in c.orders}
+        offered_mine = [p for p in offered if any(o in p for o in mine)]
+        payload = r.choice(offered_mine) if offered_mine else f'/inform_order_id{{"order_id":"{order}"}}'
+        replies = await c.say(payload, ("怎么处理", "原因", "申请", "售后", "订单"))
     for _ in range(2):  # the form asks the kind (if more than one fits) and then the reason
         payloads = [b["payload"] for b in buttons(replies)]
         if any("after_sale_kind" in p for p in payloads):
             wanted = '/request_refund{"after_sale_kind":"return_refund"}'
             kind = wanted if wanted in payloads else next(p for p in payloads if "after_sale_kind" in p)
-            replies = await c.say(kind, ("原因", "申请", "售后"))
+            replies = await c.say(kind, ("原因", "申请", "售后", "无理由退换期"))
         elif any("after_sale_reason" in p for p in payloads):
             replies = await c.say('/request_refund{"after_sale_reason":"size"}', ("申请", "售后", "退"))
         else:
             break
+    c.stats.outcome("refund: " + _first_match(texts(replies), REFUND_OUTCOMES))
     if r.random() < 0.5:
         await c.say(pick(r, "好的谢谢", "谢谢亲", "知道了 谢谢"), ("客气", "应该", "还有"))
 
@@ -401,10 +442,10 @@ async def change_my_order(c: Conversation) -> None:
         said, payloads = texts(replies), [b["payload"] for b in buttons(replies)]
         if "/affirm" in payloads:
             if r.random() < 0.8:
-                await c.say("/affirm", ("改好", "取消", "备注"))
+                replies = await c.say("/affirm", ("改好", "取消", "备注"))
             else:
-                await c.say("/deny", ("不改", "先不"))
-            return
+                replies = await c.say("/deny", ("不改", "先不"))
+            break
         if any("change_type" in p for p in payloads):
             replies = await c.say('/change_order{"change_type":"address"}', ("地址",))
         elif any("inform_order_id" in p for p in payloads):
@@ -412,7 +453,8 @@ async def change_my_order(c: Conversation) -> None:
         elif "地址" in said and ("发给我" in said or "新的" in said):
             replies = await c.say(r.choice(ADDRESSES), ("确认", "确定"))
         else:
-            return  # e.g. already shipped: nothing more to change
+            break  # e.g. already shipped: nothing more to change
+    c.stats.outcome("change: " + _first_match(texts(replies), CHANGE_OUTCOMES))
 
 
 SCRIPTS: list[tuple[str, Callable[[Conversation], Awaitable[None]], float]] = [
@@ -518,7 +560,9 @@ def markdown(result: dict[str, Any]) -> str:
         "|---|---|",
     ]
     if result.get("training_seconds") is not None:
-        lines.append(f"| Training from scratch (s) | {fmt(result['training_seconds'])} |")
+        lines.append(f"| Training (s) | {fmt(result['training_seconds'])} ({result['training']}) |")
+    else:
+        lines.append("| Training (s) | not measured (model was up to date; use `--train`) |")
     lines.append(f"| Start-up to ready (s) | {fmt(result['startup_seconds'])} |")
     for key, label in (("rasa_server", "Rasa server"), ("action_server", "Action server")):
         mem = result["memory_after_run"][key]
@@ -558,7 +602,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--turns", default=DEFAULT_TURNS, help=f"turns per level, same order (default {DEFAULT_TURNS})")
     parser.add_argument("--quick", action="store_true", help="divide the turns of every level by 5")
-    parser.add_argument("--train", action="store_true", help="first time a forced training of the model")
+    parser.add_argument(
+        "--train", action="store_true", help="first time a forced training of the model (empty training cache)"
+    )
     parser.add_argument("--json", type=Path, help="also write the figures as JSON to this path")
     parser.add_argument("--request-timeout", type=float, default=60.0, help="seconds before a turn counts as timed out")
     parser.add_argument("--max-level-seconds", type=float, default=1800.0, help="wall-time cap of each level")
@@ -591,10 +637,16 @@ def main(argv: list[str] | None = None) -> int:
     result: dict[str, Any] = {"quick": args.quick, "levels": [], "training_seconds": None}
 
     if args.train:
-        log("Training the model from scratch (forced) …")
+        # An empty training cache, so that no component is reused from an earlier training.
+        cache = Path(tempfile.mkdtemp(prefix="shop-bench-rasa-cache-"))
+        log("Training the model from scratch (forced, empty Rasa training cache) …")
         started = time.monotonic()
-        train_if_stale(service_env(), force=True)
+        try:
+            train_if_stale(service_env({"RASA_CACHE_DIRECTORY": str(cache)}), force=True)
+        finally:
+            shutil.rmtree(cache, ignore_errors=True)
         result["training_seconds"] = round(time.monotonic() - started, 1)
+        result["training"] = "forced, empty training cache"
         log(f"Training took {result['training_seconds']} s")
 
     var_dir = Path(tempfile.mkdtemp(prefix="shop-bench-"))
@@ -615,6 +667,7 @@ def main(argv: list[str] | None = None) -> int:
         total = time.monotonic() - started
         if not had_model and result["training_seconds"] is None:
             result["training_seconds"] = round(total - stack.startup_seconds, 1)  # trained because it was stale
+            result["training"] = "model was stale; Rasa's training cache may have been reused"
         result["startup_seconds"] = round(stack.startup_seconds, 1)
         host = urlparse(stack.rasa_url).hostname
         if host != "127.0.0.1":
@@ -650,8 +703,14 @@ def main(argv: list[str] | None = None) -> int:
                 f"fallbacks {stats.misunderstood}; unexpected {stats.unexpected}; handoffs {stats.handoffs}; "
                 f"conversations {stats.conversations}"
             )
-            for sample in stats.samples:
-                log(f"    {sample['kind']:<12} [{sample['script']}] {sample['message']!r} → {sample['reply']}")
+            if stats.outcomes:
+                log("  outcomes: " + ", ".join(f"{k} {v}" for k, v in sorted(stats.outcomes.items())))
+            for sample in summary["samples"]:
+                after = f" (after {sample['previous_message']!r})" if sample["previous_message"] else ""
+                log(
+                    f"    {sample['kind']:<10} ×{sample['count']:<3} [{sample['script']}] "
+                    f"{sample['message']!r}{after} → {sample['reply']}"
+                )
 
         result["memory_after_run"] = {
             "rasa_server": memory_mb(stack.processes[1].popen.pid),

@@ -100,7 +100,7 @@ def test_late_parcel_gets_an_apology_and_the_courier_is_chased(shop: tuple[Stack
 def test_refund_through_buttons_creates_one_request(shop: tuple[Stack, str]) -> None:
     stack, url = shop
     sender, order = conversation(), DEMO_ORDERS["delivered_recent"]
-    replies = stack.say(sender, "我要退货", BUYER)
+    replies = stack.say(sender, "我要退款", BUYER)
     assert any(order in b["payload"] for b in buttons(replies)), "recent orders are offered as buttons"
     replies = stack.say(sender, f'/inform_order_id{{"order_id":"{order}"}}', BUYER)
     replies = press(stack, sender, replies, "退货退款")
