@@ -55,7 +55,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     model = train_if_stale(env)
     print("Starting the action server and the Rasa server …", flush=True)
     processes = [action_server(env), rasa_server(model, env)]
-    seconds = start_all(processes, env)
+    seconds = start_all(processes)
     print(
         f"\nReady in {seconds:.1f} s.\n"
         f"  Chat (REST):   POST http://127.0.0.1:{s.rasa_port}/webhooks/rest/webhook "

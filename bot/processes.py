@@ -66,13 +66,14 @@ class Process:
     command: list[str]
     ready_url: str
     log: Path
+    env: Mapping[str, str]
     popen: subprocess.Popen | None = field(default=None, repr=False)
 
-    def start(self, env: dict[str, str]) -> None:
+    def start(self) -> None:
         self.log.parent.mkdir(parents=True, exist_ok=True)
         handle = self.log.open("ab")
         self.popen = subprocess.Popen(
-            self.command, cwd=PROJECT_ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT
+            self.command, cwd=PROJECT_ROOT, env=dict(self.env), stdout=handle, stderr=subprocess.STDOUT
         )
 
     def ready(self) -> bool:
@@ -98,6 +99,7 @@ def action_server(env: Mapping[str, str]) -> Process:
         [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(port)],
         f"http://127.0.0.1:{port}/health",
         s.var_dir / "logs" / "actions.log",
+        env,
     )
 
 
@@ -112,15 +114,16 @@ def rasa_server(model: Path, env: Mapping[str, str]) -> Process:
             "--credentials", str(PROJECT_ROOT / "credentials.yml"),
         ],  # fmt: skip
         f"http://127.0.0.1:{port}/status",
-        s.var_dir / "logs" / "rasa.log",
+        s.var_dir / "logs" / f"rasa-{port}.log",
+        env,
     )
 
 
-def start_all(processes: list[Process], env: dict[str, str], timeout: float = 120) -> float:
+def start_all(processes: list[Process], timeout: float = 120) -> float:
     """Start the processes and wait until every one answers; returns seconds taken."""
     started = time.monotonic()
     for process in processes:
-        process.start(env)
+        process.start()
     pending = list(processes)
     while pending:
         for process in list(pending):

@@ -25,12 +25,12 @@ REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
 def postgres_or_skip() -> None:
-    """Skip when PostgreSQL is down, unless CI demands it (SHOP_REQUIRE_POSTGRES=1)."""
+    """Skip when PostgreSQL is down, unless CI demands it (SHOP_REQUIRE_SERVICES=1)."""
     try:
         with create_engine(POSTGRES_ADMIN_URL, future=True).connect():
             return
     except OperationalError as exc:
-        if os.environ.get("SHOP_REQUIRE_POSTGRES") == "1":
+        if os.environ.get("SHOP_REQUIRE_SERVICES") == "1":
             pytest.fail(f"PostgreSQL at {POSTGRES_ADMIN_URL} is required here but unreachable: {exc}")
         pytest.skip(f"PostgreSQL at {POSTGRES_ADMIN_URL} is not reachable")
 

@@ -51,7 +51,7 @@ def start_stack(var_dir: Path, overrides: dict[str, str]) -> Stack:
     )
     model = train_if_stale(env)
     processes = [action_server(env), rasa_server(model, env)]
-    seconds = start_all(processes, env, timeout=180)
+    seconds = start_all(processes, timeout=180)
     return Stack(settings(env).rasa_url, processes, seconds)
 
 
