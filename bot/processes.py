@@ -109,7 +109,7 @@ def rasa_server(model: Path, env: Mapping[str, str]) -> Process:
     return Process(
         "Rasa server",
         [
-            sys.executable, "-m", "rasa", "run", "--model", str(model), "--port", str(port),
+            sys.executable, "-m", "bot.rasa_server", "run", "--model", str(model), "--port", str(port),
             "--interface", "127.0.0.1", "--enable-api", "--endpoints", str(endpoints_file(env)),
             "--credentials", str(PROJECT_ROOT / "credentials.yml"),
         ],  # fmt: skip
