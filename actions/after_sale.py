@@ -18,9 +18,9 @@ from actions.base import Events, ShopAction, db, latest_intent, latest_text, now
 from actions.handoff import hand_off
 from actions.order_identity import OrderFormValidation, form_clues, may_see
 from bot.models import AfterSaleKind
+from bot.policy import policy
 from bot.shop import after_sale
 from bot.shop.after_sale import Eligibility, RequestView, Verdict
-from bot.policy import policy
 from bot.vocabulary import AFTER_SALE_KIND, AFTER_SALE_REASON, ORDER_STATUS
 
 # What a buyer's own words say about the reason, when they did not press a button.
@@ -44,6 +44,8 @@ _KIND_WORDS = [
     (re.compile(r"仅退款|只退款|不退货"), AfterSaleKind.REFUND_ONLY),
     (re.compile(r"退货"), AfterSaleKind.RETURN_REFUND),
 ]
+# Intents a free-text answer to "why?" tends to get; anything else is a new question.
+_OWN_WORDS_INTENTS = ("request_refund", "request_exchange", "deny", "out_of_scope", "inform_order_id")
 # Progress questions about an existing request, rather than a new request.
 _PROGRESS = re.compile(r"进度|到哪|到账|怎么还没|什么时候退|多久.*退|退了没|处理.*了吗|审核")
 
@@ -110,12 +112,17 @@ class ValidateAfterSaleForm(OrderFormValidation):
         if tracker.get_slot("after_sale_reason"):
             return {}
         reason = _reason_of(latest_intent(tracker), latest_text(tracker))
-        if reason is None and tracker.get_slot("requested_slot") == "after_sale_reason":
-            # A reason in the buyer's own words that fits no category is kept as typed.
-            if latest_intent(tracker) in ("request_refund", "request_exchange", "deny", "out_of_scope", "inform_order_id"):
-                text = latest_text(tracker).strip()
-                if text and not text.startswith("/"):
-                    reason = "dislike"
+        typed = latest_text(tracker).strip()
+        if (
+            reason is None
+            and tracker.get_slot("requested_slot") == "after_sale_reason"
+            and latest_intent(tracker) in _OWN_WORDS_INTENTS
+            and typed
+            and not typed.startswith("/")
+        ):
+            # A reason in the buyer's own words that fits no category: "dislike", and the
+            # words themselves are stored as the request's detail.
+            reason = "dislike"
         return {"after_sale_reason": reason} if reason else {}
 
     async def validate_after_sale_kind(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> dict[str, Any]:  # fmt: skip

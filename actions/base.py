@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import logging
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
@@ -23,6 +24,7 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 Events = list[dict[str, Any]]
+
 
 def buyer_id(tracker: Tracker) -> str | None:
     """The buyer id the shop page vouched for (channel metadata), if any.
@@ -69,9 +71,7 @@ class ShopAction(Action, ABC):
     def policy(self) -> ShopPolicy:
         return policy()
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
-    ) -> Events:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> Events:
         warn_if_secret(dispatcher, tracker)
         try:
             return await self.answer(dispatcher, tracker, domain)
@@ -81,7 +81,5 @@ class ShopAction(Action, ABC):
             return []
 
     @abstractmethod
-    async def answer(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
-    ) -> Events:
+    async def answer(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> Events:
         """Reply to the buyer and return the events to apply."""

@@ -150,4 +150,3 @@ class ActionSubmitChangeOrder(ShopAction):
         else:
             dispatcher.utter_message(response="utter_change_too_late", order_id=order_id, status=ORDER_STATUS[status])
         return reset
-

@@ -105,7 +105,7 @@ class ActionDefaultFallback(ShopAction):
 
 
 class ActionDefaultAskAffirmation(Action):
-    """"Did you mean …?" with the likeliest intents as buttons, and "none of these"."""
+    """ "Did you mean …?" with the likeliest intents as buttons, and "none of these"."""
 
     def name(self) -> str:
         return "action_default_ask_affirmation"

@@ -38,7 +38,9 @@ class ActionShippingTime(ShopAction):
             surcharge = p.courier_surcharge.get(courier)
             if surcharge is None:
                 dispatcher.utter_message(
-                    response="utter_shipping_courier_unavailable", courier=courier, couriers="、".join(p.courier_surcharge)
+                    response="utter_shipping_courier_unavailable",
+                    courier=courier,
+                    couriers="、".join(p.courier_surcharge),
                 )
             else:
                 note = f"需要补{surcharge}元运费差价，" if surcharge else "不用加钱，"
@@ -115,13 +117,14 @@ class ActionTrackOrder(ShopAction):
                     kind=request.kind_label,
                     request_id=request.id,
                     status=request.status_label,
-
                 )
         if order.delivery == Delivery.NOT_SHIPPED:
             if order.status == OrderStatus.UNPAID:
                 dispatcher.utter_message(response="utter_order_unpaid", hours=p.unpaid_cancel_hours)
             elif order.status == OrderStatus.PAID and order.paid_at:
-                dispatcher.utter_message(response="utter_order_not_shipped", deadline=_fmt(p.ship_deadline(order.paid_at)))
+                dispatcher.utter_message(
+                    response="utter_order_not_shipped", deadline=_fmt(p.ship_deadline(order.paid_at))
+                )
         elif order.delivery == Delivery.ON_TIME:
             dispatcher.utter_message(response="utter_order_in_transit", eta=_fmt(order.expected_delivery_at))
         elif order.delivery == Delivery.LATE:
@@ -129,7 +132,9 @@ class ActionTrackOrder(ShopAction):
                 await db(lambda s: orders.urge_courier(s, order.id, at))
                 dispatcher.utter_message(response="utter_order_urged", courier=order.courier)
             else:
-                dispatcher.utter_message(response="utter_order_late", eta=_fmt(order.expected_delivery_at), order_id=order.id)
+                dispatcher.utter_message(
+                    response="utter_order_late", eta=_fmt(order.expected_delivery_at), order_id=order.id
+                )
         elif order.delivery == Delivery.LOST:
             silent_days = (at - order.events[-1][0]).days if order.events else p.lost_after_days
             dispatcher.utter_message(response="utter_order_lost", days=silent_days)

@@ -19,7 +19,7 @@ from rasa_sdk.forms import FormValidationAction
 
 from actions.base import Events, ShopAction, buyer_id, db, latest_intent, latest_text, now, warn_if_secret
 from bot.policy import policy
-from bot.shop.orders import Access, ORDER_ID_LIKE, check_access, recent_orders
+from bot.shop.orders import ORDER_ID_LIKE, Access, check_access, recent_orders
 
 MAX_VERIFY_ATTEMPTS = 3
 _LAST4 = re.compile(r"(?<!\d)(\d{4})(?!\d)")

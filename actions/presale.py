@@ -125,9 +125,7 @@ class ActionColorDifference(ShopAction):
                 response="utter_color_difference_presale", product_note=note, no_reason_days=p.no_reason_days
             )
             return []
-        dispatcher.utter_message(
-            response="utter_color_difference", cap_note=f"（最多报销{p.return_postage_cap}元）"
-        )
+        dispatcher.utter_message(response="utter_color_difference", cap_note=f"（最多报销{p.return_postage_cap}元）")
         return []
 
 

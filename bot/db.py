@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Callable, Iterator, TypeVar
+from typing import TypeVar
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
@@ -41,9 +42,7 @@ def _create_engine(url: str) -> Engine:
             from pathlib import Path
 
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        eng = create_engine(
-            url, future=True, connect_args={"check_same_thread": False, "timeout": 30}
-        )
+        eng = create_engine(url, future=True, connect_args={"check_same_thread": False, "timeout": 30})
 
         @event.listens_for(eng, "connect")
         def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]

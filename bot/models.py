@@ -35,14 +35,10 @@ class Money(TypeDecorator):
     cache_ok = True
 
     def process_bind_param(self, value: Decimal | None, dialect: Any) -> int | None:
-        return (
-            None if value is None else int((Decimal(value) * 100).to_integral_value())
-        )
+        return None if value is None else int((Decimal(value) * 100).to_integral_value())
 
     def process_result_value(self, value: int | None, dialect: Any) -> Decimal | None:
-        return (
-            None if value is None else (Decimal(value) / 100).quantize(Decimal("0.01"))
-        )
+        return None if value is None else (Decimal(value) / 100).quantize(Decimal("0.01"))
 
 
 class OrderStatus:
@@ -107,9 +103,7 @@ class Product(Base):
     # Proof of authenticity specific to this product (authorisation no., test report …).
     credentials: Mapped[list[str]] = Column(JSON, default=list)
 
-    skus: Mapped[list[Sku]] = relationship(
-        "Sku", back_populates="product", order_by="Sku.id"
-    )
+    skus: Mapped[list[Sku]] = relationship("Sku", back_populates="product", order_by="Sku.id")
 
 
 class Sku(Base):
@@ -161,12 +155,8 @@ class Order(Base):
     updated_at: Mapped[datetime] = Column(DateTime)
 
     buyer: Mapped[Buyer] = relationship("Buyer", back_populates="orders")
-    items: Mapped[list[OrderItem]] = relationship(
-        "OrderItem", back_populates="order", order_by="OrderItem.id"
-    )
-    shipment: Mapped[Shipment | None] = relationship(
-        "Shipment", back_populates="order", uselist=False
-    )
+    items: Mapped[list[OrderItem]] = relationship("OrderItem", back_populates="order", order_by="OrderItem.id")
+    shipment: Mapped[Shipment | None] = relationship("Shipment", back_populates="order", uselist=False)
     after_sale_requests: Mapped[list[AfterSaleRequest]] = relationship(
         "AfterSaleRequest", back_populates="order", order_by="AfterSaleRequest.id"
     )

@@ -29,9 +29,7 @@ def _get(data: dict[str, Any], dotted: str, kind: type | tuple[type, ...]) -> An
             raise PolicyError(f"shop policy: missing key '{dotted}'")
         node = node[part]
     if not isinstance(node, kind):
-        raise PolicyError(
-            f"shop policy: '{dotted}' should be {getattr(kind, '__name__', kind)}, got {node!r}"
-        )
+        raise PolicyError(f"shop policy: '{dotted}' should be {getattr(kind, '__name__', kind)}, got {node!r}")
     return node
 
 
@@ -40,9 +38,7 @@ def _clock(value: str, key: str) -> time:
         hour, minute = value.split(":")
         return time(int(hour), int(minute))
     except ValueError as exc:
-        raise PolicyError(
-            f"shop policy: '{key}' should look like 09:00, got {value!r}"
-        ) from exc
+        raise PolicyError(f"shop policy: '{key}' should look like 09:00, got {value!r}") from exc
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,8 @@ import os
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -41,7 +41,7 @@ def service_env(overrides: Mapping[str, str] | None = None) -> dict[str, str]:
         db = urlparse(s.database_url)
         if not db.scheme.startswith("postgresql"):
             raise SystemExit("SHOP_MODE=production needs DATABASE_URL=postgresql://user@host:port/db")
-        redis = urlparse(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
+        redis = urlparse(env.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
         env.update(
             TRACKER_DB_HOST=db.hostname or "127.0.0.1",
             TRACKER_DB_PORT=str(db.port or 5432),
@@ -51,7 +51,7 @@ def service_env(overrides: Mapping[str, str] | None = None) -> dict[str, str]:
             REDIS_HOST=redis.hostname or "127.0.0.1",
             REDIS_PORT=str(redis.port or 6379),
             REDIS_DB=(redis.path.lstrip("/") or "0"),
-            REDIS_KEY_PREFIX=os.environ.get("REDIS_KEY_PREFIX", "shop"),
+            REDIS_KEY_PREFIX=env.get("REDIS_KEY_PREFIX", "shop"),
         )
     return env
 
@@ -109,9 +109,21 @@ def rasa_server(model: Path, env: Mapping[str, str]) -> Process:
     return Process(
         "Rasa server",
         [
-            sys.executable, "-m", "bot.rasa_server", "run", "--model", str(model), "--port", str(port),
-            "--interface", "127.0.0.1", "--enable-api", "--endpoints", str(endpoints_file(env)),
-            "--credentials", str(PROJECT_ROOT / "credentials.yml"),
+            sys.executable,
+            "-m",
+            "bot.rasa_server",
+            "run",
+            "--model",
+            str(model),
+            "--port",
+            str(port),
+            "--interface",
+            "127.0.0.1",
+            "--enable-api",
+            "--endpoints",
+            str(endpoints_file(env)),
+            "--credentials",
+            str(PROJECT_ROOT / "credentials.yml"),
         ],  # fmt: skip
         f"http://127.0.0.1:{port}/status",
         s.var_dir / "logs" / f"rasa-{port}.log",

@@ -116,9 +116,7 @@ COURIERS = ["中通", "韵达", "圆通", "顺丰"]
 CITIES = {"浙江": "杭州", "江苏": "苏州", "上海": "上海", "广东": "广州", "北京": "北京", "四川": "成都", "湖北": "武汉", "山东": "济南", "河南": "郑州", "新疆": "乌鲁木齐", "西藏": "拉萨", "海南": "海口", "福建": "厦门", "湖南": "长沙"}  # fmt: skip
 
 
-def seed_shop(
-    session: Session, policy: ShopPolicy, now: datetime | None = None, seed: int = 42
-) -> dict[str, int]:
+def seed_shop(session: Session, policy: ShopPolicy, now: datetime | None = None, seed: int = 42) -> dict[str, int]:
     """Replace the shop's contents with the demo shop; returns row counts."""
     now = (now or datetime.now()).replace(microsecond=0)
     rng = random.Random(seed)
@@ -186,11 +184,7 @@ def _buyers(session: Session, rng: random.Random, now: datetime) -> list[m.Buyer
     buyers = []
     for i in range(1, 51):
         province = "浙江" if i == 1 else ("上海" if i == 2 else rng.choice(PROVINCES))
-        phone = (
-            "13812345678"
-            if i == 1
-            else f"1{rng.choice('3578')}{rng.randrange(10**9):09d}"
-        )
+        phone = "13812345678" if i == 1 else f"1{rng.choice('3578')}{rng.randrange(10**9):09d}"
         name = "小林" if i == 1 else rng.choice(SURNAMES) + rng.choice(GIVEN)
         buyer = m.Buyer(
             id=f"b{i:04d}", nickname=name, phone=phone, province=province,
@@ -290,20 +284,12 @@ class _OrderBuilder:
             address=buyer.address, created_at=created, updated_at=created,
             shipping_fee=Decimal(0), note="",
         )  # fmt: skip
-        first = (
-            self.skus[sku_index % len(self.skus)]
-            if sku_index is not None
-            else rng.choice(self.skus)
-        )
-        picks = [first] + (
-            [rng.choice(self.skus)] if sku_index is None and rng.random() < 0.3 else []
-        )
+        first = self.skus[sku_index % len(self.skus)] if sku_index is not None else rng.choice(self.skus)
+        picks = [first] + ([rng.choice(self.skus)] if sku_index is None and rng.random() < 0.3 else [])
         total = Decimal(0)
         for sku in picks:
             qty = 1 if rng.random() < 0.8 else 2
-            order.items.append(
-                m.OrderItem(sku_id=sku.id, quantity=qty, unit_price=sku.price)
-            )
+            order.items.append(m.OrderItem(sku_id=sku.id, quantity=qty, unit_price=sku.price))
             total += sku.price * qty
         remote = self.policy.region_of(buyer.province) == "偏远地区"
         if remote:
@@ -327,9 +313,7 @@ class _OrderBuilder:
             shipped_ago = max(0.1, age - rng.uniform(0.3, 1.5))
         if delivered_days_ago is not None:
             shipped_ago = max(shipped_ago, delivered_days_ago + 2)
-        shipped_at = max(
-            order.paid_at + timedelta(hours=2), now - timedelta(days=shipped_ago)
-        )
+        shipped_at = max(order.paid_at + timedelta(hours=2), now - timedelta(days=shipped_ago))
         order.shipped_at = shipped_at
         region = self.policy.region_of(buyer.province)
         max_days = int(self.policy.delivery_days(region).split("-")[-1])
@@ -350,12 +334,12 @@ class _OrderBuilder:
         ):
             order.delivered_at = shipment.delivered_at
             if status == OrderStatus.COMPLETED:
-                order.completed_at = order.delivered_at + timedelta(
-                    days=rng.randrange(1, 10)
-                )
-        if status in (OrderStatus.REFUNDING, OrderStatus.REFUNDED):
-            self._after_sale(order, buyer, status)
-        elif status in (OrderStatus.COMPLETED,) and rng.random() < 0.1:
+                order.completed_at = order.delivered_at + timedelta(days=rng.randrange(1, 10))
+        if (
+            status in (OrderStatus.REFUNDING, OrderStatus.REFUNDED)
+            or status in (OrderStatus.COMPLETED,)
+            and rng.random() < 0.1
+        ):
             self._after_sale(order, buyer, status)
         order.updated_at = max(t for t in (order.paid_at, order.shipped_at, order.delivered_at, order.completed_at) if t)  # fmt: skip
         return order
@@ -375,31 +359,19 @@ class _OrderBuilder:
             steps = steps[:3]
         elif late:
             end = now - timedelta(hours=6)
-            steps = steps[:4] + [
-                (city, f"【{city}转运中心】快件滞留，原因：派送网点爆仓")
-            ]
+            steps = steps[:4] + [(city, f"【{city}转运中心】快件滞留，原因：派送网点爆仓")]
         else:
-            end = min(
-                now - timedelta(hours=1), shipment.shipped_at + timedelta(hours=30)
-            )
+            end = min(now - timedelta(hours=1), shipment.shipped_at + timedelta(hours=30))
             steps = steps[
                 : max(
                     1,
-                    min(
-                        4, int((end - shipment.shipped_at).total_seconds() // 21600) + 1
-                    ),
+                    min(4, int((end - shipment.shipped_at).total_seconds() // 21600) + 1),
                 )
             ]
         span = max((end - shipment.shipped_at).total_seconds(), 3600)
         for i, (loc, text) in enumerate(steps):
-            at = shipment.shipped_at + timedelta(
-                seconds=span * (i / max(1, len(steps) - (0 if delivered else 1)))
-            )
-            shipment.events.append(
-                m.ShipmentEvent(
-                    occurred_at=min(at, end), location=loc, description=text
-                )
-            )
+            at = shipment.shipped_at + timedelta(seconds=span * (i / max(1, len(steps) - (0 if delivered else 1))))
+            shipment.events.append(m.ShipmentEvent(occurred_at=min(at, end), location=loc, description=text))
         if delivered:
             shipment.status = ShipmentStatus.DELIVERED
             shipment.delivered_at = end
@@ -419,9 +391,7 @@ class _OrderBuilder:
         )
         open_ = status == OrderStatus.REFUNDING
         req_status = rng.choice([AfterSaleStatus.PENDING, AfterSaleStatus.AWAITING_RETURN]) if open_ else AfterSaleStatus.COMPLETED  # fmt: skip
-        created = (order.delivered_at or self.now) + timedelta(
-            hours=rng.randrange(2, 48)
-        )
+        created = (order.delivered_at or self.now) + timedelta(hours=rng.randrange(2, 48))
         self.session.add(
             m.AfterSaleRequest(
                 order=order, buyer_id=buyer.id,

@@ -44,11 +44,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-if str(PROJECT_ROOT) not in sys.path:
-    sys.path.insert(0, str(PROJECT_ROOT))
-os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
-
 import aiohttp
 from sqlalchemy import select
 
@@ -58,6 +53,8 @@ from bot.processes import service_env, stop_all
 from bot.training import model_path, train_if_stale
 from tests.conftest import fresh_shop
 from tests.live import Stack, start_stack
+
+os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
 
 ERROR_TEXT = "系统开小差"
 HANDOFF = re.compile(r"转接人工|登记人工|转给人工")
@@ -257,11 +254,11 @@ class Conversation:
         except (asyncio.TimeoutError, TimeoutError):  # noqa: UP041 (distinct classes on Python 3.10)
             self.stats.error("timeout")
             self.stats.sample("timeout", self.script, text, f"no answer within {self.level.request_timeout:.0f} s")
-            raise EndConversation()
+            raise EndConversation() from None
         except aiohttp.ClientError as exc:
             self.stats.error("connection")
             self.stats.sample("connection", self.script, text, repr(exc))
-            raise EndConversation()
+            raise EndConversation() from exc
         self.stats.latencies.append(elapsed)
         if status != 200:
             self.stats.error(f"http_{status}")
@@ -272,7 +269,7 @@ class Conversation:
         except ValueError:
             self.stats.error("bad_json")
             self.stats.sample("bad_json", self.script, text, payload.decode("utf-8", "replace"))
-            raise EndConversation()
+            raise EndConversation() from None
         said = texts(replies)
         if not replies:
             self.stats.error("empty_reply")
@@ -687,7 +684,7 @@ def main(argv: list[str] | None = None) -> int:
         log(
             f"Warm-up: {asyncio.run(warm_up(stack.rasa_url, BUYERS[0], args.request_timeout)):.1f} s for 5 untimed turns"
         )
-        for index, (concurrency, turns) in enumerate(zip(args.level_list, args.turn_list)):
+        for index, (concurrency, turns) in enumerate(zip(args.level_list, args.turn_list, strict=True)):
             log(f"Level {index + 1}/{len(args.level_list)}: {concurrency} concurrent buyers, {turns} turns …")
             stats = asyncio.run(run_level(stack.rasa_url, concurrency, turns, orders, args, args.seed + index))
             summary = stats.summary()

@@ -34,7 +34,9 @@ def test_seed_is_deterministic(tmp_path) -> None:
         url = f"sqlite:///{tmp_path / name}.db"
         fresh_shop(url, now=at)
         with db.session_scope(url) as s:
-            dumps.append([(o.id, o.status, o.total_amount, o.created_at) for o in s.scalars(select(Order).order_by(Order.id))])
+            dumps.append(
+                [(o.id, o.status, o.total_amount, o.created_at) for o in s.scalars(select(Order).order_by(Order.id))]
+            )
     assert dumps[0] == dumps[1]
 
 
@@ -117,13 +119,18 @@ def test_concurrent_requests_for_one_order_create_exactly_one(shop_url: str) -> 
 
 def test_quality_problems_are_shipped_back_at_the_shops_cost(shop_url: str) -> None:
     with db.session_scope() as s:
-        request, _ = after_sale.create_request(s, DEMO_ORDERS["delivered_recent"], "exchange", "quality", "", policy(), NOW)
+        request, _ = after_sale.create_request(
+            s, DEMO_ORDERS["delivered_recent"], "exchange", "quality", "", policy(), NOW
+        )
     assert request.postage_payer == "seller"
 
 
 def test_address_changes_only_before_shipping(shop_url: str) -> None:
     with db.session_scope() as s:
-        assert orders.change_address(s, DEMO_ORDERS["paid"], "上海市徐汇区漕溪北路1号 张三 13900001111", NOW) == ChangeResult.DONE
+        assert (
+            orders.change_address(s, DEMO_ORDERS["paid"], "上海市徐汇区漕溪北路1号 张三 13900001111", NOW)
+            == ChangeResult.DONE
+        )
         assert orders.change_address(s, DEMO_ORDERS["in_transit"], "上海市", NOW) == ChangeResult.TOO_LATE
     with db.session_scope() as s:
         assert s.get(Order, DEMO_ORDERS["paid"]).address.startswith("上海市徐汇区")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any, Dict, List, Optional, Text
+from typing import Any
 
 import spacy
 from rasa.engine.graph import ExecutionContext, GraphComponent
@@ -41,7 +41,7 @@ COMMON_COLORS = (
 )  # fmt: skip
 
 
-def load_catalogue_terms() -> Dict[str, Dict[str, str]]:
+def load_catalogue_terms() -> dict[str, dict[str, str]]:
     """Surface form -> canonical value, per entity, from the shop database."""
     from bot.db import session_scope
     from bot.shop.catalogue import catalogue_terms
@@ -53,39 +53,37 @@ def load_catalogue_terms() -> Dict[str, Dict[str, str]]:
     return terms
 
 
-@DefaultV1Recipe.register(
-    [DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR], is_trainable=False
-)
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR], is_trainable=False)
 class CatalogueEntityExtractor(GraphComponent):
     """Adds product/color/size entities that other extractors did not already find."""
 
     @staticmethod
-    def get_default_config() -> Dict[Text, Any]:
+    def get_default_config() -> dict[str, Any]:
         return {"refresh_seconds": 60}
 
-    def __init__(self, config: Dict[Text, Any]) -> None:
+    def __init__(self, config: dict[str, Any]) -> None:
         self._refresh_seconds = float(config.get("refresh_seconds", 60))
         self._nlp = spacy.blank("zh")  # default segmenter "char": one token per character
-        self._matcher: Optional[PhraseMatcher] = None
-        self._values: Dict[str, Dict[str, str]] = {}
+        self._matcher: PhraseMatcher | None = None
+        self._values: dict[str, dict[str, str]] = {}
         self._loaded_at = float("-inf")
         self._lock = threading.Lock()
 
     @classmethod
     def create(
         cls,
-        config: Dict[Text, Any],
+        config: dict[str, Any],
         model_storage: ModelStorage,
         resource: Resource,
         execution_context: ExecutionContext,
-    ) -> "CatalogueEntityExtractor":
+    ) -> CatalogueEntityExtractor:
         return cls(config)
 
     @staticmethod
-    def required_packages() -> Optional[List[Text]]:
+    def required_packages() -> list[str] | None:
         return ["spacy"]
 
-    def set_terms(self, terms: Dict[str, Dict[str, str]]) -> None:
+    def set_terms(self, terms: dict[str, dict[str, str]]) -> None:
         """Replace the patterns (used by the refresh, and by tests)."""
         matcher = PhraseMatcher(self._nlp.vocab)
         for label, forms in terms.items():
@@ -103,7 +101,7 @@ class CatalogueEntityExtractor(GraphComponent):
             logger.warning("Catalogue entities not refreshed (%s); keeping the previous patterns.", exc)
             self._loaded_at = time.monotonic()
 
-    def process(self, messages: List[Message]) -> List[Message]:
+    def process(self, messages: list[Message]) -> list[Message]:
         self._refresh_if_due()
         if self._matcher is None:
             return messages

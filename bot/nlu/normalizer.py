@@ -8,7 +8,7 @@ same length as the buyer's and entity offsets stay valid for both.
 from __future__ import annotations
 
 import functools
-from typing import Any, Dict, List, Text
+from typing import Any
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
@@ -54,24 +54,22 @@ def normalize(text: str) -> str:
     return "".join(_half_width(c) for c in converted)
 
 
-@DefaultV1Recipe.register(
-    [DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER], is_trainable=False
-)
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER], is_trainable=False)
 class ChineseNormalizer(GraphComponent):
     """Rewrites each message's text in place before the tokenizer sees it."""
 
     @staticmethod
-    def get_default_config() -> Dict[Text, Any]:
+    def get_default_config() -> dict[str, Any]:
         return {}
 
     @classmethod
     def create(
         cls,
-        config: Dict[Text, Any],
+        config: dict[str, Any],
         model_storage: ModelStorage,
         resource: Resource,
         execution_context: ExecutionContext,
-    ) -> "ChineseNormalizer":
+    ) -> ChineseNormalizer:
         return cls()
 
     def _normalize(self, message: Message) -> None:
@@ -84,7 +82,7 @@ class ChineseNormalizer(GraphComponent):
             self._normalize(example)
         return training_data
 
-    def process(self, messages: List[Message]) -> List[Message]:
+    def process(self, messages: list[Message]) -> list[Message]:
         for message in messages:
             self._normalize(message)
         return messages

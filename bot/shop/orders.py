@@ -122,9 +122,7 @@ def delivery_state(order: Order, policy: ShopPolicy, now: datetime) -> Delivery:
 
 def view(order: Order, policy: ShopPolicy, now: datetime) -> OrderView:
     shipment = order.shipment
-    open_request = next(
-        (r for r in order.after_sale_requests if r.status in AfterSaleStatus.OPEN), None
-    )
+    open_request = next((r for r in order.after_sale_requests if r.status in AfterSaleStatus.OPEN), None)
     return OrderView(
         id=order.id,
         buyer_id=order.buyer_id,
@@ -134,9 +132,7 @@ def view(order: Order, policy: ShopPolicy, now: datetime) -> OrderView:
         shipped_at=order.shipped_at,
         delivered_at=order.delivered_at,
         total=order.total_amount,
-        items=tuple(
-            f"{i.sku.product.name}（{i.sku.color}/{i.sku.size}）×{i.quantity}" for i in order.items
-        ),
+        items=tuple(f"{i.sku.product.name}（{i.sku.color}/{i.sku.size}）×{i.quantity}" for i in order.items),
         province=order.province,
         masked_phone=mask_phone(order.receiver_phone),
         masked_address=mask_address(order.address),
@@ -149,9 +145,7 @@ def view(order: Order, policy: ShopPolicy, now: datetime) -> OrderView:
     )
 
 
-def check_access(
-    session: Session, order_id: str | None, buyer_id: str | None, phone_last4: str | None
-) -> Access:
+def check_access(session: Session, order_id: str | None, buyer_id: str | None, phone_last4: str | None) -> Access:
     """May this buyer see this order? Someone else's order looks exactly like an unknown one."""
     if not order_id or not ORDER_ID.fullmatch(order_id):
         return Access.MALFORMED
@@ -181,9 +175,7 @@ def recent_orders(
 
 def unshipped_paid_orders(session: Session, buyer_id: str, policy: ShopPolicy, now: datetime) -> list[OrderView]:
     ids = session.scalars(
-        select(Order.id)
-        .where(Order.buyer_id == buyer_id, Order.status == OrderStatus.PAID)
-        .order_by(Order.paid_at)
+        select(Order.id).where(Order.buyer_id == buyer_id, Order.status == OrderStatus.PAID).order_by(Order.paid_at)
     ).all()
     return [v for v in (get_order(session, i, policy, now) for i in ids) if v]
 

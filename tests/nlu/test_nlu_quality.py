@@ -107,12 +107,12 @@ def test_model_meets_the_accuracy_targets_on_the_test_set(predictions: list[tupl
 
     truth = [t for t, _ in predictions]
     guess = [p for _, p in predictions]
-    per_intent = dict(zip(INTENTS, f1_score(truth, guess, labels=INTENTS, average=None, zero_division=0)))
+    per_intent = dict(zip(INTENTS, f1_score(truth, guess, labels=INTENTS, average=None, zero_division=0), strict=True))
     report = {
         "accuracy": accuracy_score(truth, guess),
         "macro_f1": f1_score(truth, guess, labels=INTENTS, average="macro", zero_division=0),
         "f1": per_intent,
-        "errors": [(t, p, text) for (t, p), (_, text) in zip(predictions, examples(TEST_SET)) if t != p],
+        "errors": [(t, p, text) for (t, p), (_, text) in zip(predictions, examples(TEST_SET), strict=True) if t != p],
     }
     out = PROJECT_ROOT / "results"
     out.mkdir(exist_ok=True)
