@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.forms import FormValidationAction
 from sqlalchemy.orm import Session
 
 from bot.db import run_in_session
@@ -54,14 +55,35 @@ def now() -> datetime:
 
 
 def warn_if_secret(dispatcher: CollectingDispatcher, tracker: Tracker) -> None:
-    """Buyers sometimes paste an SMS code or password: tell them never to share it."""
-    if contains_secret(latest_text(tracker)):
+    """Buyers sometimes paste an SMS code or password: tell them never to share it (once)."""
+    if contains_secret(latest_text(tracker)) and not _warned_since_buyer_spoke(tracker):
         dispatcher.utter_message(response="utter_warn_secret")
+
+
+def _warned_since_buyer_spoke(tracker: Tracker) -> bool:
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            return False
+        if event.get("event") == "bot" and (event.get("metadata") or {}).get("utter_action") == "utter_warn_secret":
+            return True
+    return False
 
 
 async def db(work: Callable[[Session], T]) -> T:
     """Run shop-layer work in its own session, off the event loop."""
     return await run_in_session(work)
+
+
+class ShopFormValidation(FormValidationAction, ABC):
+    """Base for form validators: the same safety warning, whatever the form asks next."""
+
+    @abstractmethod
+    def name(self) -> str:
+        """validate_<form name>"""
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> Events:
+        warn_if_secret(dispatcher, tracker)
+        return await super().run(dispatcher, tracker, domain)
 
 
 class ShopAction(Action, ABC):

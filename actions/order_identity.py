@@ -9,15 +9,13 @@ gets the same answer as a number that does not exist.
 from __future__ import annotations
 
 import re
-from abc import abstractmethod
 from typing import Any
 
 from rasa_sdk import Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
-from rasa_sdk.forms import FormValidationAction
 
-from actions.base import Events, ShopAction, buyer_id, db, latest_intent, latest_text, now, warn_if_secret
+from actions.base import Events, ShopAction, ShopFormValidation, buyer_id, db, latest_intent, latest_text, now
 from bot.policy import policy
 from bot.shop.orders import ORDER_ID_LIKE, Access, check_access, recent_orders
 
@@ -56,15 +54,11 @@ def verification_failed(tracker: Tracker) -> bool:
     return int(tracker.get_slot("verify_attempts") or 0) >= MAX_VERIFY_ATTEMPTS
 
 
-class OrderFormValidation(FormValidationAction):
+class OrderFormValidation(ShopFormValidation):
     """Validation for forms that start by identifying an order.
 
     Subclasses list what they need once the order is known in `slots_after_order`.
     """
-
-    @abstractmethod
-    def name(self) -> str:
-        """validate_<form name>"""
 
     async def slots_after_order(self, tracker: Tracker) -> list[str]:
         return []
@@ -88,7 +82,6 @@ class OrderFormValidation(FormValidationAction):
     async def get_validation_events(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> Events:
-        warn_if_secret(dispatcher, tracker)
         events = await super().get_validation_events(dispatcher, tracker, domain)
         # An order number remembered from an earlier turn was never checked: check it now.
         order_id = tracker.get_slot("order_id")

@@ -8,9 +8,8 @@ from typing import Any
 from rasa_sdk import Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
-from rasa_sdk.forms import FormValidationAction
 
-from actions.base import Events, ShopAction, db, latest_text, warn_if_secret
+from actions.base import Events, ShopAction, ShopFormValidation, db, latest_text
 from bot.shop.catalogue import ProductView, advise_size, all_products, find_product
 
 
@@ -212,7 +211,7 @@ def is_apparel(product: ProductView) -> bool:
     return any("height" in row for row in product.size_chart)
 
 
-class ValidateSizeForm(FormValidationAction):
+class ValidateSizeForm(ShopFormValidation):
     """Asks for the product, then height and weight only if the product has a body chart."""
 
     def name(self) -> str:
@@ -227,7 +226,6 @@ class ValidateSizeForm(FormValidationAction):
         return ["product"]
 
     async def validate_product(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> dict[str, Any]:  # fmt: skip
-        warn_if_secret(dispatcher, tracker)
         product = await db(lambda s: find_product(s, str(value)))
         return {"product": product.name if product else None}
 
