@@ -19,9 +19,9 @@ from actions.handoff import hand_off
 from actions.order_identity import OrderFormValidation, form_clues, may_see
 from bot.models import AfterSaleKind
 from bot.policy import policy
-from bot.shop import after_sale
+from bot.shop import after_sale, orders
 from bot.shop.after_sale import Eligibility, RequestView, Verdict
-from bot.vocabulary import AFTER_SALE_KIND, AFTER_SALE_REASON, ORDER_STATUS
+from bot.vocabulary import AFTER_SALE_KIND, AFTER_SALE_REASON
 
 # What a buyer's own words say about the reason, when they did not press a button.
 _REASON_BY_INTENT = {
@@ -149,12 +149,9 @@ class ActionAskAfterSaleKind(ShopAction):
 
     async def answer(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> Events:
         eligibility = await _eligibility(tracker)
-        reason = tracker.get_slot("after_sale_reason")
-        kinds = list(eligibility.allowed_kinds)
-        if reason in after_sale.SELLER_FAULT and AfterSaleKind.REISSUE not in kinds and reason != "color_difference":
-            kinds.append(AfterSaleKind.REISSUE) if reason == "missing_item" else None
         buttons = [
-            {"title": AFTER_SALE_KIND[k], "payload": f'/request_refund{{"after_sale_kind":"{k}"}}'} for k in kinds
+            {"title": AFTER_SALE_KIND[k], "payload": f'/request_refund{{"after_sale_kind":"{k}"}}'}
+            for k in eligibility.allowed_kinds
         ]
         dispatcher.utter_message(response="utter_ask_after_sale_kind", buttons=buttons)
         return []
@@ -176,15 +173,7 @@ class ActionSubmitAfterSale(ShopAction):
         verdict = eligibility.verdict
 
         if verdict == Verdict.IN_PROGRESS:
-            request = await db(lambda s: after_sale.open_request(s, order_id))
-            dispatcher.utter_message(
-                response="utter_after_sale_exists",
-                order_id=order_id,
-                kind=request.kind_label,
-                request_id=request.id,
-                created=f"{request.created_at:%m月%d日}",
-                status=request.status_label,
-            )
+            _tell_existing(dispatcher, await db(lambda s: after_sale.open_request(s, order_id)))
             return reset
         if verdict == Verdict.NOT_PAID:
             dispatcher.utter_message(response="utter_after_sale_not_paid", order_id=order_id)
@@ -197,8 +186,8 @@ class ActionSubmitAfterSale(ShopAction):
                     request_id=latest.id, status=latest.status_label,
                 )  # fmt: skip
                 return reset
-            order = await db(lambda s: after_sale_status(s, order_id))
-            dispatcher.utter_message(response="utter_after_sale_closed", order_id=order_id, status=order)
+            order = await db(lambda s: orders.get_order(s, order_id, p, at))
+            dispatcher.utter_message(response="utter_after_sale_closed", order_id=order_id, status=order.status_label)
             return reset
         if verdict == Verdict.EXPIRED:
             dispatcher.utter_message(
@@ -221,10 +210,7 @@ class ActionSubmitAfterSale(ShopAction):
             lambda s: after_sale.create_request(s, order_id, kind, reason, latest_text(tracker), p, at)
         )
         if not created:
-            dispatcher.utter_message(
-                response="utter_after_sale_exists", order_id=order_id, kind=request.kind_label,
-                request_id=request.id, created=f"{request.created_at:%m月%d日}", status=request.status_label,
-            )  # fmt: skip
+            _tell_existing(dispatcher, request)
             return reset
         dispatcher.utter_message(
             response="utter_after_sale_created", kind=request.kind_label, request_id=request.id,
@@ -239,14 +225,14 @@ class ActionSubmitAfterSale(ShopAction):
         return reset
 
 
+def _tell_existing(dispatcher: CollectingDispatcher, request: RequestView) -> None:
+    dispatcher.utter_message(
+        response="utter_after_sale_exists", order_id=request.order_id, kind=request.kind_label,
+        request_id=request.id, created=f"{request.created_at:%m月%d日}", status=request.status_label,
+    )  # fmt: skip
+
+
 def _postage_response(request: RequestView, p: Any) -> str:
     if request.postage_payer == "seller":
         return "utter_after_sale_postage_seller"
     return "utter_after_sale_postage_buyer_insured" if p.freight_insurance else "utter_after_sale_postage_buyer"
-
-
-def after_sale_status(session: Any, order_id: str) -> str:
-    from bot.models import Order
-
-    order = session.get(Order, order_id)
-    return ORDER_STATUS[order.status]

@@ -102,11 +102,14 @@ def eligibility(
         return Eligibility(Verdict.OK, (AfterSaleKind.RETURN_REFUND,))
     days = (now - order.delivered_at).days
     kinds = (AfterSaleKind.RETURN_REFUND, AfterSaleKind.EXCHANGE)
+    if reason == "missing_item":
+        kinds += (AfterSaleKind.REISSUE,)  # the missing piece is simply sent
     if days < policy.no_reason_days:
         return Eligibility(Verdict.OK, kinds, days)
     if days < policy.quality_days:
-        if reason is not None and reason in SELLER_FAULT and reason != "color_difference":
-            return Eligibility(Verdict.OK, kinds + (AfterSaleKind.REISSUE,), days)
+        # Past the no-reason window only the shop's own faults count (colour is a matter of taste).
+        if reason in SELLER_FAULT and reason != "color_difference":
+            return Eligibility(Verdict.OK, kinds, days)
         return Eligibility(Verdict.NO_REASON_EXPIRED, kinds, days)
     return Eligibility(Verdict.EXPIRED, (), days)
 
