@@ -51,7 +51,7 @@ def latest_intent(tracker: Tracker) -> str | None:
 
 def now() -> datetime:
     """Shop-local wall-clock time, naive, as stored in the shop database."""
-    return datetime.now(policy().timezone).replace(tzinfo=None, microsecond=0)
+    return policy().now()
 
 
 def warn_if_secret(dispatcher: CollectingDispatcher, tracker: Tracker) -> None:

@@ -81,7 +81,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_handoff(args: argparse.Namespace) -> int:
     from bot.shop import handoff
 
-    now = datetime.now()
+    now = policy().now()
     if args.action == "list":
         with db.session_scope() as session:
             tickets = [t for t in handoff.list_tickets(session) if args.all or t.status != "resolved"]

@@ -210,6 +210,10 @@ class ShopPolicy:
     def minutes_per_ticket(self) -> int:
         return _get(self.raw, "agents.minutes_per_ticket", int)
 
+    def now(self) -> datetime:
+        """The shop's wall-clock time, naive, as every timestamp in the shop database."""
+        return datetime.now(self.timezone).replace(tzinfo=None, microsecond=0)
+
     def agents_working(self, now: datetime) -> bool:
         """Whether human agents are on duty at `now` (an aware datetime)."""
         local = now.astimezone(self.timezone)

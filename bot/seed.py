@@ -118,7 +118,7 @@ CITIES = {"浙江": "杭州", "江苏": "苏州", "上海": "上海", "广东": 
 
 def seed_shop(session: Session, policy: ShopPolicy, now: datetime | None = None, seed: int = 42) -> dict[str, int]:
     """Replace the shop's contents with the demo shop; returns row counts."""
-    now = (now or datetime.now()).replace(microsecond=0)
+    now = (now or policy.now()).replace(microsecond=0)
     rng = random.Random(seed)
     _clear(session)
     skus = _catalogue(session)

@@ -16,7 +16,7 @@ from bot.shop.after_sale import Verdict
 from bot.shop.orders import Access, ChangeResult, Delivery
 from tests.conftest import fresh_shop
 
-NOW = datetime.now().replace(microsecond=0)
+NOW = policy().now()
 
 
 def test_seed_builds_a_realistic_shop_in_every_status(shop_url: str) -> None:
