@@ -36,6 +36,18 @@ DEMO_ORDERS = {
 }
 OTHER_BUYER_ORDER = "2611010000000009"  # belongs to b0002: never shown to b0001
 
+# How each demo order of b0001 came to be: status, then its timeline and first item.
+_DEMO_ORDER_PLAN: list[tuple[str, str, dict]] = [
+    ("delivered_recent", OrderStatus.DELIVERED, {"age_days": 6, "delivered_days_ago": 2, "sku_index": 0}),
+    ("delivered_old", OrderStatus.COMPLETED, {"age_days": 25, "delivered_days_ago": 20, "sku_index": 60}),
+    ("in_transit", OrderStatus.SHIPPED, {"age_days": 2, "shipped_days_ago": 1, "sku_index": 30}),
+    ("late", OrderStatus.SHIPPED, {"age_days": 9, "shipped_days_ago": 8, "sku_index": 40, "late": True}),
+    ("lost", OrderStatus.SHIPPED, {"age_days": 14, "shipped_days_ago": 13, "sku_index": 50, "lost": True}),
+    ("paid", OrderStatus.PAID, {"age_days": 0, "sku_index": 12}),
+    ("unpaid", OrderStatus.UNPAID, {"age_days": 0, "sku_index": 20}),
+    ("refunding", OrderStatus.REFUNDING, {"age_days": 8, "delivered_days_ago": 3, "sku_index": 35}),
+]
+
 __doc__ += "\n".join(f"    {k}: {v}" for k, v in DEMO_ORDERS.items())
 
 
@@ -208,60 +220,9 @@ class _OrderBuilder:
         )
 
     def demo_orders(self, demo: m.Buyer, other: m.Buyer) -> None:
-        d = DEMO_ORDERS
-        self.order(
-            demo,
-            OrderStatus.DELIVERED,
-            d["delivered_recent"],
-            age_days=6,
-            delivered_days_ago=2,
-            sku_index=0,
-        )
-        self.order(
-            demo,
-            OrderStatus.COMPLETED,
-            d["delivered_old"],
-            age_days=25,
-            delivered_days_ago=20,
-            sku_index=60,
-        )
-        self.order(
-            demo,
-            OrderStatus.SHIPPED,
-            d["in_transit"],
-            age_days=2,
-            shipped_days_ago=1,
-            sku_index=30,
-        )
-        self.order(
-            demo,
-            OrderStatus.SHIPPED,
-            d["late"],
-            age_days=9,
-            shipped_days_ago=8,
-            sku_index=40,
-            late=True,
-        )
-        self.order(
-            demo,
-            OrderStatus.SHIPPED,
-            d["lost"],
-            age_days=14,
-            shipped_days_ago=13,
-            sku_index=50,
-            lost=True,
-        )
-        self.order(demo, OrderStatus.PAID, d["paid"], age_days=0, sku_index=12)
-        self.order(demo, OrderStatus.UNPAID, d["unpaid"], age_days=0, sku_index=20)
-        self.order(
-            demo,
-            OrderStatus.REFUNDING,
-            d["refunding"],
-            age_days=8,
-            delivered_days_ago=3,
-            sku_index=35,
-        )
-        self.order(other, OrderStatus.DELIVERED, OTHER_BUYER_ORDER, age_days=5, delivered_days_ago=1, sku_index=5)  # fmt: skip
+        for key, status, timing in _DEMO_ORDER_PLAN:
+            self.order(demo, status, DEMO_ORDERS[key], **timing)
+        self.order(other, OrderStatus.DELIVERED, OTHER_BUYER_ORDER, age_days=5, delivered_days_ago=1, sku_index=5)
 
     def order(
         self,

@@ -195,12 +195,18 @@ class ChangeResult(str, Enum):
     NOT_FOUND = "not_found"
 
 
-def change_address(session: Session, order_id: str, new_address: str, now: datetime) -> ChangeResult:
+def _unshipped(session: Session, order_id: str) -> Order | ChangeResult:
+    """The order, locked for the change, or why it cannot be changed."""
     order = session.get(Order, order_id, with_for_update=True)
     if order is None:
         return ChangeResult.NOT_FOUND
-    if order.status not in UNSHIPPED:
-        return ChangeResult.TOO_LATE
+    return order if order.status in UNSHIPPED else ChangeResult.TOO_LATE
+
+
+def change_address(session: Session, order_id: str, new_address: str, now: datetime) -> ChangeResult:
+    order = _unshipped(session, order_id)
+    if isinstance(order, ChangeResult):
+        return order
     order.address = new_address.strip()[:255]
     order.updated_at = now
     return ChangeResult.DONE
@@ -208,11 +214,9 @@ def change_address(session: Session, order_id: str, new_address: str, now: datet
 
 def add_note(session: Session, order_id: str, note: str, now: datetime) -> ChangeResult:
     """A note for the warehouse (change of spec or courier, later shipping …)."""
-    order = session.get(Order, order_id, with_for_update=True)
-    if order is None:
-        return ChangeResult.NOT_FOUND
-    if order.status not in UNSHIPPED:
-        return ChangeResult.TOO_LATE
+    order = _unshipped(session, order_id)
+    if isinstance(order, ChangeResult):
+        return order
     stamp = f"[{now:%m-%d %H:%M} 买家] {note.strip()[:200]}"
     order.note = f"{order.note}\n{stamp}".strip()
     order.updated_at = now
@@ -221,16 +225,15 @@ def add_note(session: Session, order_id: str, note: str, now: datetime) -> Chang
 
 def cancel_order(session: Session, order_id: str, now: datetime) -> ChangeResult:
     """Cancel an unpaid order, or refund a paid one that has not shipped yet."""
-    order = session.get(Order, order_id, with_for_update=True)
-    if order is None:
-        return ChangeResult.NOT_FOUND
+    order = _unshipped(session, order_id)
+    if isinstance(order, ChangeResult):
+        return order
+    order.cancelled_at = now
     if order.status == OrderStatus.UNPAID:
         order.status = OrderStatus.CANCELLED
-        order.cancelled_at = now
-    elif order.status == OrderStatus.PAID:
+    else:
         # Unshipped paid orders are refunded at once, as the platforms do.
         order.status = OrderStatus.REFUNDED
-        order.cancelled_at = now
         session.add(
             AfterSaleRequest(
                 order_id=order.id, buyer_id=order.buyer_id, kind=AfterSaleKind.REFUND_ONLY,
@@ -239,7 +242,5 @@ def cancel_order(session: Session, order_id: str, now: datetime) -> ChangeResult
                 created_at=now, updated_at=now,
             )
         )  # fmt: skip
-    else:
-        return ChangeResult.TOO_LATE
     order.updated_at = now
     return ChangeResult.DONE
