@@ -16,7 +16,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.base import Events, ShopAction, db, latest_intent, latest_text, now
 from actions.handoff import hand_off
-from actions.order_identity import OrderFormValidation, form_clues, may_see
+from actions.order_identity import OrderFormValidation, form_clues, visible_order
 from bot.models import AfterSaleKind
 from bot.policy import policy
 from bot.shop import after_sale, orders
@@ -163,8 +163,8 @@ class ActionSubmitAfterSale(ShopAction):
 
     async def answer(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> Events:
         reset = [SlotSet("after_sale_kind", None), SlotSet("after_sale_reason", None)]
-        order_id = tracker.get_slot("order_id")
-        if not may_see(tracker, order_id):
+        order_id = visible_order(dispatcher, tracker)
+        if order_id is None:
             return reset
         p, at = self.policy, now()
         kind = tracker.get_slot("after_sale_kind")

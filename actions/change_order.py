@@ -13,7 +13,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.base import Events, ShopAction, db, latest_intent, latest_text, now
-from actions.order_identity import OrderFormValidation, form_clues, may_see
+from actions.order_identity import OrderFormValidation, form_clues, visible_order
 from bot.models import Order
 from bot.privacy import mask_address
 from bot.shop import orders
@@ -123,8 +123,8 @@ class ActionSubmitChangeOrder(ShopAction):
 
     async def answer(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> Events:
         reset = [SlotSet(s, None) for s in ("change_type", "new_address", "change_note", "change_confirmed")]
-        order_id = tracker.get_slot("order_id")
-        if not may_see(tracker, order_id):
+        order_id = visible_order(dispatcher, tracker)
+        if order_id is None:
             return reset
         status = await _order_status(order_id)
         if status not in UNSHIPPED:

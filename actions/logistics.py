@@ -11,7 +11,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.base import Events, ShopAction, buyer_id, db, latest_text, now
 from actions.handoff import hand_off
-from actions.order_identity import OrderFormValidation, may_see
+from actions.order_identity import OrderFormValidation, visible_order
 from bot.models import OrderStatus
 from bot.shop import after_sale, orders
 from bot.shop.orders import Delivery, OrderView
@@ -92,9 +92,9 @@ class ActionTrackOrder(ShopAction):
         return "action_track_order"
 
     async def answer(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> Events:
-        order_id = tracker.get_slot("order_id")
-        if not may_see(tracker, order_id):
-            return []  # the form already told the buyer why
+        order_id = visible_order(dispatcher, tracker)
+        if order_id is None:
+            return []
         p, at = self.policy, now()
         order = await db(lambda s: orders.get_order(s, order_id, p, at))
         if order is None:

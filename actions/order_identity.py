@@ -54,6 +54,17 @@ def verification_failed(tracker: Tracker) -> bool:
     return int(tracker.get_slot("verify_attempts") or 0) >= MAX_VERIFY_ATTEMPTS
 
 
+def visible_order(dispatcher: CollectingDispatcher, tracker: Tracker) -> str | None:
+    """The order a submit action may act on, or None (and the buyer is told why if a
+    lock-out after repeated wrong phone digits is the reason; the form said the rest)."""
+    order_id = tracker.get_slot("order_id")
+    if may_see(tracker, order_id):
+        return order_id
+    if verification_failed(tracker):
+        dispatcher.utter_message(response="utter_verify_failed")
+    return None
+
+
 class OrderFormValidation(ShopFormValidation):
     """Validation for forms that start by identifying an order.
 
@@ -129,7 +140,7 @@ class OrderFormValidation(ShopFormValidation):
             return {"phone_last4": None, "verified_orders": [*verified_orders(tracker), order_id]}
         attempts = int(tracker.get_slot("verify_attempts") or 0) + 1
         if attempts >= MAX_VERIFY_ATTEMPTS:
-            dispatcher.utter_message(response="utter_verify_failed")
+            # The submit action tells the buyer (visible_order), so nothing is said twice.
             return {"phone_last4": None, "order_id": None, "verify_attempts": float(attempts)}
         dispatcher.utter_message(response="utter_phone_mismatch")
         return {"phone_last4": None, "verify_attempts": float(attempts)}

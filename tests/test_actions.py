@@ -210,3 +210,9 @@ async def test_size_advice_and_product_info(shop_url: str, domain: dict) -> None
     assert responses(messages) == ["utter_size_advice"] and messages[0]["size"] == "M"
     messages, _ = await run(ActionProductInfo(), tracker("羽绒被什么材料", "ask_product_info", [entity("product", "白鹅绒羽绒被")]), domain)  # fmt: skip
     assert messages[0]["material"].startswith("95%白鹅绒") and messages[0]["price"] == "899-939元"
+
+
+async def test_after_three_wrong_phone_digits_the_buyer_is_told_and_sees_nothing(shop_url: str, domain: dict) -> None:
+    slots = {"order_id": None, "verify_attempts": 3.0}
+    messages, _ = await run(ActionTrackOrder(), tracker("查订单", "track_order", slots=slots), domain)
+    assert responses(messages) == ["utter_verify_failed"]
