@@ -45,7 +45,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from bot.processes import action_server, rasa_server, service_env, start_all, stop_all
+    from bot.processes import action_server, gateway, rasa_server, service_env, start_all, stop_all
     from bot.training import train_if_stale
 
     s = settings()
@@ -54,12 +54,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     env = service_env()
     model = train_if_stale(env)
     print("Starting the action server and the Rasa server …", flush=True)
-    processes = [action_server(env), rasa_server(model, env)]
+    processes = [action_server(env), rasa_server(model, env), gateway(env)]
     seconds = start_all(processes)
     print(
         f"\nReady in {seconds:.1f} s.\n"
         f"  Chat (REST):   POST http://127.0.0.1:{s.rasa_port}/webhooks/rest/webhook "
         '{"sender": "buyer-1", "message": "在吗", "metadata": {"buyer_id": "b0001"}}\n'
+        f"  Chat gateway:  ws://127.0.0.1:{s.gateway_port}/ws/buyer (web widget and agent console: next release)\n"
         f"  Terminal chat: ./shop shell   (in another terminal)\n"
         f"  Handoffs:      ./shop handoff list\n"
         f"  Logs:          {s.var_dir / 'logs'}\n"
@@ -138,6 +139,24 @@ def cmd_resume(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_agent(args: argparse.Namespace) -> int:
+    """Create an agent account; the password is read from standard input."""
+    import getpass
+
+    from bot.web.agents import create_agent
+
+    Base.metadata.create_all(db.engine())
+    password = sys.stdin.readline().strip() if not sys.stdin.isatty() else getpass.getpass("Password: ")
+    try:
+        with db.session_scope() as session:
+            create_agent(session, args.username, args.name or args.username, password, policy().now())
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"Agent '{args.username}' created.")
+    return 0
+
+
 def cmd_chat(args: argparse.Namespace) -> int:
     from bot.terminal_chat import chat
 
@@ -172,6 +191,11 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("resume", help="give a conversation back to the bot")
     p.add_argument("conversation")
     p.set_defaults(func=cmd_resume)
+
+    p = sub.add_parser("agent-add", help="create an agent account (password from stdin or a prompt)")
+    p.add_argument("username")
+    p.add_argument("--name", help="display name shown to colleagues")
+    p.set_defaults(func=cmd_agent)
 
     p = sub.add_parser("chat", help="chat with the running bot in the terminal")
     p.add_argument("--buyer", default="b0001", help="buyer id the shop page would vouch for ('' for anonymous)")

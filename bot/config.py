@@ -23,6 +23,7 @@ class Settings:
     rasa_url: str
     action_port: int
     rasa_port: int
+    gateway_port: int
 
 
 def settings(env: Mapping[str, str] = os.environ) -> Settings:
@@ -36,4 +37,5 @@ def settings(env: Mapping[str, str] = os.environ) -> Settings:
         rasa_url=env.get("RASA_URL", f"http://127.0.0.1:{rasa_port}"),
         action_port=int(env.get("ACTION_PORT", "5055")),
         rasa_port=rasa_port,
+        gateway_port=int(env.get("GATEWAY_PORT", "8080")),
     )

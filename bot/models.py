@@ -252,12 +252,38 @@ class HandoffTicket(Base):
 
 
 class ConversationMessage(Base):
+    """One line of a buyer's conversation, whoever said it; the id orders them."""
+
     __tablename__ = "conversation_message"
+    # A buyer's message carries the id its widget gave it, so a resend after a dropped
+    # connection is recognised and stored once.
+    __table_args__ = (UniqueConstraint("conversation_id", "client_id"),)
 
     id: Mapped[int] = Column(Integer, primary_key=True)
     conversation_id: Mapped[str] = Column(String(128), index=True)
     sender: Mapped[str] = Column(String(8))  # buyer | bot | agent | system
     text: Mapped[str] = Column(Text)
+    client_id: Mapped[str | None] = Column(String(64), nullable=True)
+    # Buttons and other rich parts of a bot message, as Rasa sent them.
+    extra: Mapped[dict[str, Any]] = Column(JSON, default=dict)
     intent: Mapped[str | None] = Column(String(32), nullable=True)
     confidence: Mapped[float | None] = Column(Float, nullable=True)
+    agent: Mapped[str | None] = Column(String(64), nullable=True)
     created_at: Mapped[datetime] = Column(DateTime, index=True)
+
+
+class AgentAccount(Base):
+    __tablename__ = "agent_account"
+
+    username: Mapped[str] = Column(String(64), primary_key=True)
+    display_name: Mapped[str] = Column(String(64))
+    password_hash: Mapped[str] = Column(String(255))  # scrypt, see bot.web.agents
+    created_at: Mapped[datetime] = Column(DateTime)
+
+
+class AgentSession(Base):
+    __tablename__ = "agent_session"
+
+    token_hash: Mapped[str] = Column(String(64), primary_key=True)  # sha256 of the cookie
+    username: Mapped[str] = Column(ForeignKey("agent_account.username"), index=True)
+    expires_at: Mapped[datetime] = Column(DateTime)

@@ -131,6 +131,17 @@ def rasa_server(model: Path, env: Mapping[str, str]) -> Process:
     )
 
 
+def gateway(env: Mapping[str, str]) -> Process:
+    s = settings(env)
+    return Process(
+        "chat gateway",
+        [sys.executable, "-m", "bot.web.gateway", "--port", str(s.gateway_port)],
+        f"http://127.0.0.1:{s.gateway_port}/health",
+        s.var_dir / "logs" / "gateway.log",
+        env,
+    )
+
+
 def start_all(processes: list[Process], timeout: float = 120) -> float:
     """Start the processes and wait until every one answers; returns seconds taken."""
     started = time.monotonic()

@@ -10,7 +10,7 @@ from typing import Any
 import requests
 
 from bot.config import settings
-from bot.processes import Process, action_server, rasa_server, service_env, start_all, stop_all
+from bot.processes import Process, action_server, gateway, rasa_server, service_env, start_all, stop_all
 from bot.training import train_if_stale
 
 
@@ -25,6 +25,7 @@ class Stack:
     rasa_url: str
     processes: list[Process]
     startup_seconds: float
+    gateway_url: str | None = None
 
     def say(self, sender: str, text: str, buyer: str | None = None) -> list[dict[str, Any]]:
         """Send one buyer message; the bot's replies (possibly none)."""
@@ -39,20 +40,22 @@ class Stack:
         return requests.get(f"{self.rasa_url}/conversations/{sender}/tracker", timeout=30).json()
 
 
-def start_stack(var_dir: Path, overrides: dict[str, str]) -> Stack:
-    """Start the action server and Rasa on free ports with `overrides` (e.g. DATABASE_URL)."""
+def start_stack(var_dir: Path, overrides: dict[str, str], with_gateway: bool = False) -> Stack:
+    """Start the action server and Rasa (and the gateway) on free ports with `overrides`."""
     env = service_env(
         {
             "SHOP_VAR_DIR": str(var_dir),
             "ACTION_PORT": str(free_port()),
             "RASA_PORT": str(free_port()),
+            "GATEWAY_PORT": str(free_port()),
             **overrides,
         }
     )
     model = train_if_stale(env)
-    processes = [action_server(env), rasa_server(model, env)]
+    processes = [action_server(env), rasa_server(model, env)] + ([gateway(env)] if with_gateway else [])
     seconds = start_all(processes, timeout=180)
-    return Stack(settings(env).rasa_url, processes, seconds)
+    s = settings(env)
+    return Stack(s.rasa_url, processes, seconds, f"http://127.0.0.1:{s.gateway_port}" if with_gateway else None)
 
 
 def stop_stack(stack: Stack) -> None:

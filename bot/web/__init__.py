@@ -1,0 +1,1 @@
+"""The chat gateway: buyers' WebSocket, transcript, routing to Rasa or to agents."""

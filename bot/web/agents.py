@@ -1,0 +1,66 @@
+"""Agent accounts (created from the CLI) and their expiring sessions."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete
+from sqlalchemy.orm import Session
+
+from bot.models import AgentAccount, AgentSession
+
+SESSION_HOURS = 12
+_SCRYPT = {"n": 2**14, "r": 8, "p": 1}
+
+
+def hash_password(password: str) -> str:
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, **_SCRYPT)
+    return f"scrypt${salt.hex()}${digest.hex()}"
+
+
+def check_password(password: str, stored: str) -> bool:
+    try:
+        _, salt, digest = stored.split("$")
+    except ValueError:
+        return False
+    candidate = hashlib.scrypt(password.encode(), salt=bytes.fromhex(salt), **_SCRYPT)
+    return hmac.compare_digest(candidate.hex(), digest)
+
+
+def create_agent(session: Session, username: str, display_name: str, password: str, now: datetime) -> None:
+    if len(password) < 8:
+        raise ValueError("the password needs at least 8 characters")
+    if session.get(AgentAccount, username):
+        raise ValueError(f"agent '{username}' already exists")
+    session.add(AgentAccount(username=username, display_name=display_name, password_hash=hash_password(password), created_at=now))  # fmt: skip
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def log_in(session: Session, username: str, password: str, now: datetime) -> str | None:
+    """A new session token, or None for a wrong name or password."""
+    account = session.get(AgentAccount, username)
+    if account is None or not check_password(password, account.password_hash):
+        return None
+    session.execute(delete(AgentSession).where(AgentSession.expires_at < now))
+    token = secrets.token_urlsafe(32)
+    session.add(AgentSession(token_hash=_token_hash(token), username=username, expires_at=now + timedelta(hours=SESSION_HOURS)))  # fmt: skip
+    return token
+
+
+def agent_for(session: Session, token: str | None, now: datetime) -> str | None:
+    """The signed-in agent for a session token, if it is valid and not expired."""
+    if not token:
+        return None
+    row = session.get(AgentSession, _token_hash(token))
+    return row.username if row and row.expires_at > now else None
+
+
+def log_out(session: Session, token: str) -> None:
+    session.execute(delete(AgentSession).where(AgentSession.token_hash == _token_hash(token)))

@@ -1,0 +1,355 @@
+"""The chat gateway: owns each buyer's conversation and routes every message.
+
+Buyers talk over a WebSocket. Every line is stored in the transcript first, then
+routed: to Rasa while the conversation is with the bot, to the agents while a
+handoff ticket is open. Agents use a small JSON API and a WebSocket for the live
+queue. Rasa never pushes anything itself, and a handed-off buyer never gets bot replies.
+
+Protocol (JSON over the buyer socket):
+  buyer → gateway  {"type": "say", "text": "...", "client_id": "<unique per message>"}
+  gateway → buyer  {"type": "line", "line": {...}}   every stored line, in id order
+                   {"type": "typing", "on": true|false}
+                   {"type": "error", "message": "<Chinese, for the buyer>"}
+On (re)connect with ?after=<last line id seen>, the gateway replays what was missed;
+a resent message with the same client_id is stored and answered once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import re
+from collections import defaultdict
+from typing import Any
+from urllib.parse import quote
+
+import aiohttp
+from aiohttp import WSMsgType, web
+
+from bot.db import run_in_session
+from bot.policy import policy
+from bot.rasa_api import RasaUnavailable, hand_back
+from bot.shop import handoff
+from bot.web import agents, transcript
+from bot.web.tokens import InvalidToken, sign_buyer, verify_buyer
+
+logger = logging.getLogger(__name__)
+
+MAX_MESSAGE_CHARS = 500
+_ANON_ID = re.compile(r"^[A-Za-z0-9-]{8,64}$")
+COOKIE = "agent_session"
+
+
+class Hub:
+    """Who is listening in this process: buyer sockets per conversation, agent sockets."""
+
+    def __init__(self) -> None:
+        self.buyers: dict[str, set[web.WebSocketResponse]] = defaultdict(set)
+        self.agents: set[web.WebSocketResponse] = set()
+
+    async def to_buyer(self, conversation_id: str, message: dict[str, Any]) -> None:
+        for ws in list(self.buyers.get(conversation_id, ())):
+            await _send(ws, message)
+
+    async def to_agents(self, message: dict[str, Any]) -> None:
+        for ws in list(self.agents):
+            await _send(ws, message)
+
+
+async def _send(ws: web.WebSocketResponse, message: dict[str, Any]) -> None:
+    if not ws.closed:
+        with contextlib.suppress(ConnectionResetError):  # the buyer left mid-send
+            await ws.send_json(message)
+
+
+def create_app(rasa_url: str) -> web.Application:
+    app = web.Application()
+    app["rasa_url"] = rasa_url
+    app["hub"] = Hub()
+    app.router.add_get("/health", lambda _: web.json_response({"ok": True}))
+    app.router.add_post("/api/demo/buyer-token", demo_buyer_token)
+    app.router.add_get("/ws/buyer", buyer_socket)
+    app.router.add_post("/api/agent/login", agent_login)
+    app.router.add_post("/api/agent/logout", agent_logout)
+    app.router.add_get("/api/tickets", list_tickets)
+    app.router.add_get("/api/tickets/{id}", show_ticket)
+    app.router.add_post("/api/tickets/{id}/claim", claim_ticket)
+    app.router.add_post("/api/tickets/{id}/messages", agent_message)
+    app.router.add_post("/api/tickets/{id}/resolve", resolve_ticket)
+    app.router.add_get("/ws/agent", agent_socket)
+    app.on_startup.append(_open_client)
+    app.on_cleanup.append(_close_client)
+    return app
+
+
+async def _open_client(app: web.Application) -> None:
+    app["client"] = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60))
+
+
+async def _close_client(app: web.Application) -> None:
+    await app["client"].close()
+
+
+# --- buyers --------------------------------------------------------------------
+
+
+async def demo_buyer_token(request: web.Request) -> web.Response:
+    """The demo shop page's stand-in for the shop's own login: sign a seeded buyer."""
+    body = await request.json()
+    buyer_id = str(body.get("buyer_id") or "")
+    if not re.fullmatch(r"b\d{4}", buyer_id):
+        return web.json_response({"error": "unknown buyer"}, status=400)
+    return web.json_response({"token": sign_buyer(buyer_id)})
+
+
+def _identify(request: web.Request) -> tuple[str, str | None]:
+    """(conversation id, buyer id) for a socket; raises InvalidToken for a bad token."""
+    token = request.query.get("token")
+    if token:
+        buyer_id = verify_buyer(token)
+        return f"buyer-{buyer_id}", buyer_id
+    anonymous = request.query.get("visitor", "")
+    if not _ANON_ID.fullmatch(anonymous):
+        raise InvalidToken("anonymous visitors need a visitor id")
+    return f"visitor-{anonymous}", None
+
+
+async def buyer_socket(request: web.Request) -> web.WebSocketResponse:
+    try:
+        conversation_id, buyer_id = _identify(request)
+    except InvalidToken as exc:
+        logger.warning("Refused a buyer socket: %s", exc)
+        raise web.HTTPUnauthorized(text="invalid buyer token") from exc
+    ws = web.WebSocketResponse(heartbeat=30)
+    await ws.prepare(request)
+    hub: Hub = request.app["hub"]
+    hub.buyers[conversation_id].add(ws)
+    try:
+        after = int(request.query.get("after", "0") or 0)
+        for line in await run_in_session(lambda s: transcript.history(s, conversation_id, after)):
+            await _send(ws, {"type": "line", "line": line.as_json()})
+        async for message in ws:
+            if message.type != WSMsgType.TEXT:
+                continue
+            await _on_buyer_message(request.app, ws, conversation_id, buyer_id, message.json())
+    finally:
+        hub.buyers[conversation_id].discard(ws)
+    return ws
+
+
+async def _on_buyer_message(
+    app: web.Application, ws: web.WebSocketResponse, conversation_id: str, buyer_id: str | None, body: Any
+) -> None:
+    text = str((body or {}).get("text") or "").strip() if isinstance(body, dict) else ""
+    client_id = str(body.get("client_id") or "")[:64] if isinstance(body, dict) else ""
+    if not text or not client_id:
+        await _send(ws, {"type": "error", "message": "亲，消息是空的哦，请输入内容再发送～"})
+        return
+    if len(text) > MAX_MESSAGE_CHARS:
+        await _send(ws, {"type": "error", "message": f"亲，一条消息最多{MAX_MESSAGE_CHARS}个字哦，请分几次发送～"})
+        return
+    hub: Hub = app["hub"]
+    now = policy().now()
+    line, new = await run_in_session(lambda s: transcript.append(s, conversation_id, "buyer", text, now, client_id))
+    await hub.to_buyer(conversation_id, {"type": "line", "line": line.as_json()})
+    if not new:
+        return  # a resend after a dropped connection: already answered
+    ticket = await run_in_session(lambda s: handoff.active_ticket(s, conversation_id))
+    if ticket:
+        await hub.to_agents({"type": "line", "ticket": ticket.id, "line": line.as_json()})
+        return
+    await hub.to_buyer(conversation_id, {"type": "typing", "on": True})
+    try:
+        await _ask_rasa(app, conversation_id, buyer_id, text)
+    finally:
+        await hub.to_buyer(conversation_id, {"type": "typing", "on": False})
+
+
+async def _ask_rasa(app: web.Application, conversation_id: str, buyer_id: str | None, text: str) -> None:
+    hub: Hub = app["hub"]
+    body = {"sender": conversation_id, "message": text, "metadata": {"buyer_id": buyer_id} if buyer_id else {}}
+    try:
+        async with app["client"].post(f"{app['rasa_url']}/webhooks/rest/webhook", json=body) as response:
+            response.raise_for_status()
+            replies = await response.json()
+        understood = await _latest_understanding(app, conversation_id)
+    except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        logger.error("Rasa did not answer for %s: %s", conversation_id, exc)
+        await hub.to_buyer(conversation_id, {"type": "error", "message": "亲，系统开小差了，请稍后再发一次～"})
+        return
+    now = policy().now()
+    for reply in replies:
+        extra = {k: reply[k] for k in ("buttons", "custom", "image") if reply.get(k)}
+
+        def store(s: Any, reply: dict = reply, extra: dict = extra) -> transcript.Line:
+            return transcript.append(s, conversation_id, "bot", reply.get("text") or "", now, extra=extra, **understood)[0]  # fmt: skip
+
+        line = await run_in_session(store)
+        await hub.to_buyer(conversation_id, {"type": "line", "line": line.as_json()})
+    ticket = await run_in_session(lambda s: handoff.active_ticket(s, conversation_id))
+    if ticket:
+        await hub.to_agents({"type": "queue"})
+
+
+async def _latest_understanding(app: web.Application, conversation_id: str) -> dict[str, Any]:
+    """The intent and confidence Rasa saw in the buyer's latest message (for agents)."""
+    url = f"{app['rasa_url']}/conversations/{quote(conversation_id, safe='')}/tracker?include_events=NONE"
+    async with app["client"].get(url) as response:
+        if response.status != 200:
+            return {}
+        intent = ((await response.json()).get("latest_message") or {}).get("intent") or {}
+    return {"intent": intent.get("name"), "confidence": intent.get("confidence")}
+
+
+# --- agents --------------------------------------------------------------------
+
+
+async def _agent(request: web.Request) -> str:
+    token = request.cookies.get(COOKIE)
+    username = await run_in_session(lambda s: agents.agent_for(s, token, policy().now()))
+    if username is None:
+        raise web.HTTPUnauthorized(text="sign in first")
+    return username
+
+
+async def agent_login(request: web.Request) -> web.Response:
+    body = await request.json()
+    username, password = str(body.get("username", "")), str(body.get("password", ""))
+    token = await run_in_session(lambda s: agents.log_in(s, username, password, policy().now()))
+    if token is None:
+        return web.json_response({"error": "用户名或密码不正确"}, status=401)
+    response = web.json_response({"username": username})
+    response.set_cookie(COOKIE, token, httponly=True, samesite="Strict", max_age=agents.SESSION_HOURS * 3600)
+    return response
+
+
+async def agent_logout(request: web.Request) -> web.Response:
+    token = request.cookies.get(COOKIE)
+    if token:
+        await run_in_session(lambda s: agents.log_out(s, token))
+    response = web.json_response({"ok": True})
+    response.del_cookie(COOKIE)
+    return response
+
+
+async def list_tickets(request: web.Request) -> web.Response:
+    await _agent(request)
+    now = policy().now()
+    tickets = await run_in_session(lambda s: [t for t in handoff.list_tickets(s) if t.status != "resolved"])
+    return web.json_response(
+        [
+            {
+                "id": t.id, "conversation_id": t.conversation_id, "reason": t.reason, "reason_label": t.reason_label,
+                "status": t.status, "priority": t.priority, "buyer_id": t.buyer_id, "order_id": t.order_id,
+                "assigned_agent": t.assigned_agent, "waiting_minutes": int((now - t.created_at).total_seconds() // 60),
+            }
+            for t in tickets
+        ]
+    )  # fmt: skip
+
+
+async def _ticket(request: web.Request) -> handoff.TicketView:
+    ticket_id = int(request.match_info["id"])
+    ticket = await run_in_session(lambda s: handoff.get_ticket(s, ticket_id))
+    if ticket is None:
+        raise web.HTTPNotFound(text=f"no ticket {ticket_id}")
+    return ticket
+
+
+async def show_ticket(request: web.Request) -> web.Response:
+    await _agent(request)
+    ticket = await _ticket(request)
+    lines = await run_in_session(lambda s: transcript.history(s, ticket.conversation_id))
+    return web.json_response(
+        {
+            "ticket": {**ticket.__dict__, "created_at": ticket.created_at.isoformat()},
+            "lines": [line.as_json() for line in lines],
+        },  # fmt: skip
+        dumps=lambda o: json.dumps(o, ensure_ascii=False, default=str),
+    )
+
+
+async def claim_ticket(request: web.Request) -> web.Response:
+    agent = await _agent(request)
+    ticket = await _ticket(request)
+    won = await run_in_session(lambda s: handoff.claim_ticket(s, ticket.id, agent, policy().now()))
+    if not won:
+        return web.json_response({"error": "这个工单已经被其他客服接手了"}, status=409)
+    await _system_line(request.app, ticket.conversation_id, "人工客服已接入，请问有什么可以帮您？", agent)
+    await request.app["hub"].to_agents({"type": "queue"})
+    return web.json_response({"claimed": ticket.id})
+
+
+async def agent_message(request: web.Request) -> web.Response:
+    agent = await _agent(request)
+    ticket = await _ticket(request)
+    if ticket.status != "open" or ticket.assigned_agent != agent:
+        return web.json_response({"error": "请先接手这个工单"}, status=409)
+    text = str((await request.json()).get("text") or "").strip()
+    if not text or len(text) > MAX_MESSAGE_CHARS:
+        return web.json_response({"error": f"消息不能为空，也不能超过{MAX_MESSAGE_CHARS}字"}, status=400)
+    now = policy().now()
+    line, _ = await run_in_session(
+        lambda s: transcript.append(s, ticket.conversation_id, "agent", text, now, agent=agent)
+    )
+    await request.app["hub"].to_buyer(ticket.conversation_id, {"type": "line", "line": line.as_json()})
+    return web.json_response(line.as_json())
+
+
+async def resolve_ticket(request: web.Request) -> web.Response:
+    """Close the ticket and give the conversation back to the bot; the buyer is told."""
+    agent = await _agent(request)
+    ticket = await _ticket(request)
+    resolved = await run_in_session(lambda s: handoff.resolve_ticket(s, ticket.id, policy().now()))
+    if resolved is None:
+        return web.json_response({"error": "工单已经结束"}, status=409)
+    await _system_line(request.app, ticket.conversation_id, "人工客服已离开，接下来由智能客服继续为您服务", agent)
+    try:
+        messages = await asyncio.to_thread(hand_back, ticket.conversation_id)
+    except RasaUnavailable as exc:
+        logger.error("Ticket %s resolved but Rasa did not resume %s: %s", ticket.id, ticket.conversation_id, exc)
+        return web.json_response({"resolved": ticket.id, "resumed": False})
+    now = policy().now()
+    for message in messages:
+        line, _ = await run_in_session(lambda s, m=message: transcript.append(s, ticket.conversation_id, "bot", m.get("text") or "", now))  # fmt: skip
+        await request.app["hub"].to_buyer(ticket.conversation_id, {"type": "line", "line": line.as_json()})
+    await request.app["hub"].to_agents({"type": "queue"})
+    return web.json_response({"resolved": ticket.id, "resumed": True})
+
+
+async def _system_line(app: web.Application, conversation_id: str, text: str, agent: str) -> None:
+    now = policy().now()
+    line, _ = await run_in_session(lambda s: transcript.append(s, conversation_id, "system", text, now, agent=agent))
+    await app["hub"].to_buyer(conversation_id, {"type": "line", "line": line.as_json()})
+
+
+async def agent_socket(request: web.Request) -> web.WebSocketResponse:
+    await _agent(request)
+    ws = web.WebSocketResponse(heartbeat=30)
+    await ws.prepare(request)
+    hub: Hub = request.app["hub"]
+    hub.agents.add(ws)
+    try:
+        async for _ in ws:
+            pass  # agents act through the JSON API; this socket only pushes updates
+    finally:
+        hub.agents.discard(ws)
+    return ws
+
+
+def main() -> None:
+    import argparse
+
+    from bot.config import settings
+
+    parser = argparse.ArgumentParser(description="the shop's chat gateway")
+    parser.add_argument("--port", type=int, default=8080)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s - %(message)s")
+    web.run_app(create_app(settings().rasa_url), host="127.0.0.1", port=args.port, print=None)
+
+
+if __name__ == "__main__":
+    main()
