@@ -108,6 +108,8 @@ class ActionTrackOrder(ShopAction):
             status=order.status_label,
             logistics=_logistics_line(order),
         )
+        # The same facts as data, for chat widgets that draw an order card.
+        dispatcher.utter_message(json_message={"order_card": order_card(order)})
         if order.open_after_sale_id:
             request = await db(lambda s: after_sale.open_request(s, order.id))
             if request:
@@ -142,6 +144,17 @@ class ActionTrackOrder(ShopAction):
         elif _NOT_RECEIVED.search(latest_text(tracker)) and order.delivered_at:
             dispatcher.utter_message(response="utter_order_delivered", delivered_at=_fmt(order.delivered_at))
         return events
+
+
+def order_card(order: OrderView) -> dict[str, Any]:
+    return {
+        "order_id": order.id,
+        "items": list(order.items),
+        "status": order.status_label,
+        "courier": order.courier,
+        "tracking_number": order.tracking_number,
+        "latest_event": order.latest_event if order.courier else None,
+    }
 
 
 def _logistics_line(order: OrderView) -> str:

@@ -47,7 +47,7 @@ async def run(action: Any, t: Tracker, domain: dict[str, Any]) -> tuple[list[dic
 
 
 def responses(messages: list[dict]) -> list[str]:
-    return [m.get("response") for m in messages]
+    return [m["response"] for m in messages if m.get("response")]
 
 
 def slot_events(events: list[dict]) -> dict[str, Any]:
@@ -93,6 +93,7 @@ async def test_tracking_a_late_parcel_offers_to_chase_and_chases(shop_url: str, 
     slots = {**BUYER_SLOTS, "order_id": order, "verified_orders": [order]}
     messages, _ = await run(ActionTrackOrder(), tracker("到哪了", "track_order", slots=slots), domain)
     assert responses(messages) == ["utter_order_status", "utter_order_late"]
+    assert messages[1]["custom"]["order_card"]["order_id"] == order
     messages, _ = await run(ActionTrackOrder(), tracker("催", "track_order", slots={**slots, "urge": "yes"}), domain)
     assert "utter_order_urged" in responses(messages)
     with db.session_scope() as s:

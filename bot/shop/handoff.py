@@ -140,3 +140,18 @@ def resolve_ticket(session: Session, ticket_id: int, now: datetime) -> TicketVie
     if result.rowcount != 1:
         return None
     return get_ticket(session, ticket_id)
+
+
+def transfer_ticket(session: Session, ticket_id: int, from_agent: str, to_agent: str) -> bool:
+    """Hand an open ticket from its agent to a colleague; False if `from_agent` does not hold it."""
+    result = session.execute(
+        update(HandoffTicket)
+        .where(
+            HandoffTicket.id == ticket_id,
+            HandoffTicket.status == TicketStatus.OPEN,
+            HandoffTicket.assigned_agent == from_agent,
+        )
+        .values(assigned_agent=to_agent)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1

@@ -22,21 +22,25 @@ import json
 import logging
 import re
 from collections import defaultdict
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import aiohttp
 from aiohttp import WSMsgType, web
+from sqlalchemy import select
 
 from bot.db import run_in_session
+from bot.models import AgentAccount, Buyer
 from bot.policy import policy
 from bot.rasa_api import RasaUnavailable, hand_back
-from bot.shop import handoff
-from bot.web import agents, transcript
+from bot.shop import after_sale, catalogue, handoff, orders
+from bot.web import agents, suggestions, transcript
 from bot.web.tokens import InvalidToken, sign_buyer, verify_buyer
 
 logger = logging.getLogger(__name__)
 
+STATIC = Path(__file__).with_name("static")
 MAX_MESSAGE_CHARS = 500
 _ANON_ID = re.compile(r"^[A-Za-z0-9-]{8,64}$")
 COOKIE = "agent_session"
@@ -48,6 +52,7 @@ class Hub:
     def __init__(self) -> None:
         self.buyers: dict[str, set[web.WebSocketResponse]] = defaultdict(set)
         self.agents: set[web.WebSocketResponse] = set()
+        self.told_to_wait: set[int] = set()  # tickets whose buyer heard when agents are back
 
     async def to_buyer(self, conversation_id: str, message: dict[str, Any]) -> None:
         for ws in list(self.buyers.get(conversation_id, ())):
@@ -69,15 +74,23 @@ def create_app(rasa_url: str) -> web.Application:
     app["rasa_url"] = rasa_url
     app["hub"] = Hub()
     app.router.add_get("/health", lambda _: web.json_response({"ok": True}))
+    app.router.add_get("/", lambda _: web.FileResponse(STATIC / "shop.html"))
+    app.router.add_get("/console", lambda _: web.FileResponse(STATIC / "console.html"))
+    app.router.add_static("/static", STATIC)
+    app.router.add_get("/api/demo/shop", demo_shop)
     app.router.add_post("/api/demo/buyer-token", demo_buyer_token)
     app.router.add_get("/ws/buyer", buyer_socket)
     app.router.add_post("/api/agent/login", agent_login)
     app.router.add_post("/api/agent/logout", agent_logout)
+    app.router.add_get("/api/agent/me", agent_me)
+    app.router.add_get("/api/agents", list_agents)
+    app.router.add_get("/api/suggestions", suggested_replies)
     app.router.add_get("/api/tickets", list_tickets)
     app.router.add_get("/api/tickets/{id}", show_ticket)
     app.router.add_post("/api/tickets/{id}/claim", claim_ticket)
     app.router.add_post("/api/tickets/{id}/messages", agent_message)
     app.router.add_post("/api/tickets/{id}/resolve", resolve_ticket)
+    app.router.add_post("/api/tickets/{id}/transfer", transfer_ticket)
     app.router.add_get("/ws/agent", agent_socket)
     app.on_startup.append(_open_client)
     app.on_cleanup.append(_close_client)
@@ -102,6 +115,28 @@ async def demo_buyer_token(request: web.Request) -> web.Response:
     if not re.fullmatch(r"b\d{4}", buyer_id):
         return web.json_response({"error": "unknown buyer"}, status=400)
     return web.json_response({"token": sign_buyer(buyer_id)})
+
+
+async def demo_shop(request: web.Request) -> web.Response:
+    """What the demo shop page lists: the catalogue and a few seeded buyers to chat as."""
+
+    def load(session: Any) -> dict[str, Any]:
+        products = catalogue.all_products(session)
+        buyers = session.scalars(select(Buyer).order_by(Buyer.id).limit(8)).all()
+        return {
+            "shop_name": policy().shop_name,
+            "products": [
+                {"name": p.name, "price": p.price_text, "colors": list(p.colors), "description": p.description}
+                for p in products
+            ],
+            "buyers": [{"id": b.id, "nickname": b.nickname} for b in buyers],
+        }
+
+    return web.json_response(await run_in_session(load), dumps=_dumps)
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, default=str)
 
 
 def _identify(request: web.Request) -> tuple[str, str | None]:
@@ -159,6 +194,11 @@ async def _on_buyer_message(
     ticket = await run_in_session(lambda s: handoff.active_ticket(s, conversation_id))
     if ticket:
         await hub.to_agents({"type": "line", "ticket": ticket.id, "line": line.as_json()})
+        if not hub.agents and ticket.id not in hub.told_to_wait:
+            hub.told_to_wait.add(ticket.id)
+            start, end = policy().agent_hours
+            notice = f"人工客服暂时不在线（工作时间 {start}-{end}），您的消息已记录，客服上线后会第一时间回复您"
+            await _system_line(app, conversation_id, notice, None)
         return
     await hub.to_buyer(conversation_id, {"type": "typing", "on": True})
     try:
@@ -234,6 +274,23 @@ async def agent_logout(request: web.Request) -> web.Response:
     return response
 
 
+async def agent_me(request: web.Request) -> web.Response:
+    return web.json_response({"username": await _agent(request)})
+
+
+async def list_agents(request: web.Request) -> web.Response:
+    await _agent(request)
+    names = await run_in_session(
+        lambda s: list(s.scalars(select(AgentAccount.username).order_by(AgentAccount.username)))
+    )
+    return web.json_response(names)
+
+
+async def suggested_replies(request: web.Request) -> web.Response:
+    await _agent(request)
+    return web.json_response(suggestions.suggested_replies(), dumps=_dumps)
+
+
 async def list_tickets(request: web.Request) -> web.Response:
     await _agent(request)
     now = policy().now()
@@ -262,13 +319,33 @@ async def show_ticket(request: web.Request) -> web.Response:
     await _agent(request)
     ticket = await _ticket(request)
     lines = await run_in_session(lambda s: transcript.history(s, ticket.conversation_id))
-    return web.json_response(
-        {
-            "ticket": {**ticket.__dict__, "created_at": ticket.created_at.isoformat()},
-            "lines": [line.as_json() for line in lines],
-        },  # fmt: skip
-        dumps=lambda o: json.dumps(o, ensure_ascii=False, default=str),
-    )
+    buyer_orders = await run_in_session(lambda s: _orders_of(s, ticket.buyer_id))
+    body = {
+        "ticket": {**ticket.__dict__, "reason_label": ticket.reason_label},
+        "lines": [line.as_json() for line in lines],
+        "orders": buyer_orders,
+    }
+    return web.json_response(body, dumps=_dumps)
+
+
+def _orders_of(session: Any, buyer_id: str | None) -> list[dict[str, Any]]:
+    """The buyer's recent orders as the agent sees them: status, logistics, after-sale."""
+    if not buyer_id:
+        return []
+    out = []
+    for order in orders.recent_orders(session, buyer_id, policy(), policy().now(), limit=6):
+        request = after_sale.latest_request(session, order.id)
+        out.append(
+            {
+                "id": order.id, "status": order.status_label, "items": list(order.items), "total": str(order.total),
+                "courier": order.courier, "tracking_number": order.tracking_number,
+                "events": [[f"{at:%m-%d %H:%M}", text] for at, text in order.events],
+                "after_sale": None if request is None else {
+                    "id": request.id, "kind": request.kind_label, "reason": request.reason_label, "status": request.status_label,
+                },
+            }
+        )  # fmt: skip
+    return out
 
 
 async def claim_ticket(request: web.Request) -> web.Response:
@@ -319,7 +396,21 @@ async def resolve_ticket(request: web.Request) -> web.Response:
     return web.json_response({"resolved": ticket.id, "resumed": True})
 
 
-async def _system_line(app: web.Application, conversation_id: str, text: str, agent: str) -> None:
+async def transfer_ticket(request: web.Request) -> web.Response:
+    agent = await _agent(request)
+    ticket = await _ticket(request)
+    to_agent = str((await request.json()).get("to") or "")
+    exists = await run_in_session(lambda s: s.get(AgentAccount, to_agent) is not None)
+    if not exists or to_agent == agent:
+        return web.json_response({"error": "请选择另一位客服"}, status=400)
+    moved = await run_in_session(lambda s: handoff.transfer_ticket(s, ticket.id, agent, to_agent))
+    if not moved:
+        return web.json_response({"error": "只有正在处理这个工单的客服可以转交"}, status=409)
+    await request.app["hub"].to_agents({"type": "queue"})
+    return web.json_response({"transferred": ticket.id, "to": to_agent})
+
+
+async def _system_line(app: web.Application, conversation_id: str, text: str, agent: str | None) -> None:
     now = policy().now()
     line, _ = await run_in_session(lambda s: transcript.append(s, conversation_id, "system", text, now, agent=agent))
     await app["hub"].to_buyer(conversation_id, {"type": "line", "line": line.as_json()})
