@@ -31,6 +31,21 @@ def init_db(reseed: bool = False, now: datetime | None = None) -> None:
             print("Shop database already holds data; not seeding.", flush=True)
 
 
+def _demo_agent() -> str | None:
+    """On a shop with no agents yet, create 'demo' with a random password (printed once)."""
+    import secrets
+
+    from bot.models import AgentAccount
+    from bot.web.agents import create_agent
+
+    with db.session_scope() as session:
+        if session.scalar(select(func.count()).select_from(AgentAccount)):
+            return None
+        password = secrets.token_urlsafe(9)
+        create_agent(session, "demo", "演示客服", password, policy().now())
+        return password
+
+
 def cmd_init_db(args: argparse.Namespace) -> int:
     init_db(reseed=args.reseed, now=datetime.fromisoformat(args.now) if args.now else None)
     return 0
@@ -53,18 +68,20 @@ def cmd_run(args: argparse.Namespace) -> int:
     init_db()
     env = service_env()
     model = train_if_stale(env)
-    print("Starting the action server and the Rasa server …", flush=True)
+    demo_password = _demo_agent()
+    print("Starting the action server, the Rasa server and the chat gateway …", flush=True)
     processes = [action_server(env), rasa_server(model, env), gateway(env)]
     seconds = start_all(processes)
     print(
         f"\nReady in {seconds:.1f} s.\n"
-        f"  Chat (REST):   POST http://127.0.0.1:{s.rasa_port}/webhooks/rest/webhook "
-        '{"sender": "buyer-1", "message": "在吗", "metadata": {"buyer_id": "b0001"}}\n'
-        f"  Chat gateway:  ws://127.0.0.1:{s.gateway_port}/ws/buyer (web widget and agent console: next release)\n"
-        f"  Terminal chat: ./shop shell   (in another terminal)\n"
-        f"  Handoffs:      ./shop handoff list\n"
-        f"  Logs:          {s.var_dir / 'logs'}\n"
-        "Press Ctrl-C to stop.",
+        f"  Shop page with the chat widget: http://127.0.0.1:{s.gateway_port}/\n"
+        f"  Agents' console:                http://127.0.0.1:{s.gateway_port}/console"
+        "  (more accounts: ./shop agent-add NAME)\n"
+        f"  Terminal chat:                  ./shop shell  (in another terminal)\n"
+        f"  Rasa REST (127.0.0.1 only):     http://127.0.0.1:{s.rasa_port}/webhooks/rest/webhook\n"
+        f"  Logs:                           {s.var_dir / 'logs'}\n"
+        + (f"  Demo agent account:             demo / {demo_password}\n" if demo_password else "")
+        + "Press Ctrl-C to stop.",
         flush=True,
     )
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))

@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import re
 from collections import defaultdict
 from pathlib import Path
@@ -439,7 +440,9 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8080)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s - %(message)s")
-    web.run_app(create_app(settings().rasa_url), host="127.0.0.1", port=args.port, print=None)
+    # 127.0.0.1 by default; GATEWAY_HOST=0.0.0.0 serves other machines (put TLS in front).
+    host = os.environ.get("GATEWAY_HOST", "127.0.0.1")
+    web.run_app(create_app(settings().rasa_url), host=host, port=args.port, print=None)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,130 @@
+"""The buyer's widget and the agents' console in a real browser (Debian's Chromium).
+
+One buyer and one agent, each in their own browser context, against the real
+gateway, Rasa and action server: the whole handoff cycle, as people would use it.
+Screenshots for the README are taken from these pages.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot import db
+from bot.config import PROJECT_ROOT
+from bot.policy import policy
+from bot.web.agents import create_agent
+from tests.conftest import fresh_shop
+from tests.live import Stack, start_stack, stop_stack
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+SCREENSHOTS = PROJECT_ROOT / "docs" / "screenshots"
+AGENT_PASSWORD = "correct horse 42"
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("SHOP_REQUIRE_SERVICES") == "1":
+            pytest.fail("Chromium is required for the browser tests (./shop test installs it with apt-get)")
+        pytest.skip("Chromium is not installed")
+    var_dir = tmp_path_factory.mktemp("web")
+    url = f"sqlite:///{var_dir / 'shop.db'}"
+    fresh_shop(url)
+    with db.session_scope(url) as s:
+        create_agent(s, "xiaomei", "小美", AGENT_PASSWORD, policy().now())
+    stack = start_stack(var_dir, {"DATABASE_URL": url}, with_gateway=True)
+    yield stack
+    stop_stack(stack)
+    db.dispose_all()
+
+
+@pytest.fixture(scope="module")
+def browser(site: Stack) -> Iterator:
+    with playwright_api.sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                  "--no-first-run", "--disable-sync"],
+        )  # fmt: skip
+        yield browser
+        browser.close()
+
+
+def last_bot_text(page) -> str:  # noqa: ANN001 (a Playwright page)
+    return page.locator('#chat-messages .msg[data-sender="bot"]').last.inner_text()
+
+
+def test_buyer_and_agent_go_through_the_whole_handoff_cycle(site: Stack, browser) -> None:  # noqa: ANN001
+    expect = playwright_api.expect
+    buyer = browser.new_context(viewport={"width": 390, "height": 844}).new_page()
+    buyer.goto(f"{site.gateway_url}/")
+    buyer.select_option("#buyer-picker", "b0001")
+    buyer.click("#chat-launcher")
+    expect(buyer.locator("#chat-panel")).to_be_visible()
+
+    def say(text: str) -> None:
+        count = buyer.locator('#chat-messages .msg[data-sender="bot"]').count()
+        buyer.fill("#chat-input", text)
+        buyer.click("#chat-send")
+        expect(buyer.locator('#chat-messages .msg[data-sender="bot"]')).to_have_count(count + 1, timeout=20000)
+
+    say("亲 你们家是正品吗")
+    expect(buyer.locator('#chat-messages .msg[data-sender="bot"]').last).to_contain_text("假一赔三")
+
+    # A refund completed through the bot's buttons.
+    say("我要退款")
+    buyer.locator(".chat-button", has_text="纯棉四件套").last.click()
+    expect(buyer.locator(".chat-button", has_text="退货退款").last).to_be_visible(timeout=20000)
+    buyer.locator(".chat-button", has_text="退货退款").last.click()
+    expect(buyer.locator(".chat-button", has_text="尺码不合适").last).to_be_visible(timeout=20000)
+    buyer.locator(".chat-button", has_text="尺码不合适").last.click()
+    expect(buyer.locator('#chat-messages .msg[data-sender="bot"]', has_text="退货退款申请")).to_have_count(1, timeout=20000)
+
+    # A script is only ever text.
+    buyer.fill("#chat-input", "<script>alert(1)</script>")
+    buyer.click("#chat-send")
+    expect(buyer.locator('#chat-messages .msg[data-sender="buyer"]', has_text="<script>alert(1)</script>")).to_have_count(1)  # fmt: skip
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    buyer.screenshot(path=str(SCREENSHOTS / "widget-phone.png"))
+
+    # Ask for a person; the agent sees the ticket in the console.
+    say("转人工")
+    agent = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+    agent.goto(f"{site.gateway_url}/console")
+    agent.fill("#login-username", "xiaomei")
+    agent.fill("#login-password", AGENT_PASSWORD)
+    agent.click("#login-submit")
+    ticket = agent.locator("#queue .ticket").first
+    expect(ticket).to_be_visible(timeout=20000)
+    ticket.click()
+    expect(agent.locator("#conversation")).to_contain_text("<script>alert(1)</script>", timeout=10000)
+    agent.click("#claim")
+    expect(buyer.locator('#chat-messages .msg[data-sender="system"]').last).to_contain_text("人工客服", timeout=10000)
+
+    agent.fill("#reply-input", "亲，我是人工客服小美，这就帮您看")
+    agent.click("#reply-send")
+    expect(buyer.locator('#chat-messages .msg[data-sender="agent"]')).to_contain_text("人工客服小美", timeout=10000)
+
+    # History survives a reload in the middle of the conversation.
+    buyer.reload()
+    buyer.select_option("#buyer-picker", "b0001")
+    buyer.click("#chat-launcher")
+    expect(buyer.locator('#chat-messages .msg[data-sender="agent"]')).to_contain_text("人工客服小美", timeout=10000)
+    agent.screenshot(path=str(SCREENSHOTS / "console.png"))
+
+    # The agent hands back; the bot answers again.
+    agent.click("#resolve")
+    expect(buyer.locator('#chat-messages .msg[data-sender="bot"]').last).to_contain_text("继续为您服务", timeout=20000)
+    say("再问一下 是正品吗")
+    expect(buyer.locator('#chat-messages .msg[data-sender="bot"]').last).to_contain_text("假一赔三")
+    desktop = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+    desktop.goto(f"{site.gateway_url}/")
+    desktop.click("#chat-launcher")
+    desktop.screenshot(path=str(SCREENSHOTS / "shop-desktop.png"))
