@@ -22,7 +22,7 @@ from tests.conftest import fresh_shop
 from tests.live import Stack, start_stack, stop_stack
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-SCREENSHOTS = PROJECT_ROOT / "docs" / "screenshots"
+SCREENSHOTS = PROJECT_ROOT / "results" / "screenshots"  # copied to docs/screenshots for the README
 AGENT_PASSWORD = "correct horse 42"
 
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -57,10 +57,6 @@ def browser(site: Stack) -> Iterator:
         browser.close()
 
 
-def last_bot_text(page) -> str:  # noqa: ANN001 (a Playwright page)
-    return page.locator('#chat-messages .msg[data-sender="bot"]').last.inner_text()
-
-
 def test_buyer_and_agent_go_through_the_whole_handoff_cycle(site: Stack, browser) -> None:  # noqa: ANN001
     expect = playwright_api.expect
     buyer = browser.new_context(viewport={"width": 390, "height": 844}).new_page()
@@ -70,13 +66,15 @@ def test_buyer_and_agent_go_through_the_whole_handoff_cycle(site: Stack, browser
     expect(buyer.locator("#chat-panel")).to_be_visible()
 
     def say(text: str) -> None:
-        count = buyer.locator('#chat-messages .msg[data-sender="bot"]').count()
+        count = buyer.locator('#chat-messages .msg[data-sender="bot"][data-line-id]').count()
         buyer.fill("#chat-input", text)
         buyer.click("#chat-send")
-        expect(buyer.locator('#chat-messages .msg[data-sender="bot"]')).to_have_count(count + 1, timeout=20000)
+        expect(buyer.locator('#chat-messages .msg[data-sender="bot"][data-line-id]')).to_have_count(
+            count + 1, timeout=20000
+        )
 
     say("亲 你们家是正品吗")
-    expect(buyer.locator('#chat-messages .msg[data-sender="bot"]').last).to_contain_text("假一赔三")
+    expect(buyer.locator('#chat-messages .msg[data-sender="bot"][data-line-id]').last).to_contain_text("假一赔三")
 
     # A refund completed through the bot's buttons.
     say("我要退款")
@@ -85,7 +83,9 @@ def test_buyer_and_agent_go_through_the_whole_handoff_cycle(site: Stack, browser
     buyer.locator(".chat-button", has_text="退货退款").last.click()
     expect(buyer.locator(".chat-button", has_text="尺码不合适").last).to_be_visible(timeout=20000)
     buyer.locator(".chat-button", has_text="尺码不合适").last.click()
-    expect(buyer.locator('#chat-messages .msg[data-sender="bot"]', has_text="退货退款申请")).to_have_count(1, timeout=20000)
+    expect(
+        buyer.locator('#chat-messages .msg[data-sender="bot"][data-line-id]', has_text="退货退款申请")
+    ).to_have_count(1, timeout=20000)
 
     # A script is only ever text.
     buyer.fill("#chat-input", "<script>alert(1)</script>")
@@ -121,9 +121,11 @@ def test_buyer_and_agent_go_through_the_whole_handoff_cycle(site: Stack, browser
 
     # The agent hands back; the bot answers again.
     agent.click("#resolve")
-    expect(buyer.locator('#chat-messages .msg[data-sender="bot"]').last).to_contain_text("继续为您服务", timeout=20000)
+    expect(buyer.locator('#chat-messages .msg[data-sender="bot"][data-line-id]').last).to_contain_text(
+        "继续为您服务", timeout=20000
+    )
     say("再问一下 是正品吗")
-    expect(buyer.locator('#chat-messages .msg[data-sender="bot"]').last).to_contain_text("假一赔三")
+    expect(buyer.locator('#chat-messages .msg[data-sender="bot"][data-line-id]').last).to_contain_text("假一赔三")
     desktop = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
     desktop.goto(f"{site.gateway_url}/")
     desktop.click("#chat-launcher")

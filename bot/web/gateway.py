@@ -94,12 +94,20 @@ def create_app(rasa_url: str) -> web.Application:
     app.router.add_post("/api/tickets/{id}/transfer", transfer_ticket)
     app.router.add_get("/ws/agent", agent_socket)
     app.on_startup.append(_open_client)
+    app.on_shutdown.append(_close_sockets)
     app.on_cleanup.append(_close_client)
     return app
 
 
 async def _open_client(app: web.Application) -> None:
     app["client"] = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60))
+
+
+async def _close_sockets(app: web.Application) -> None:
+    """Tell every widget and console we are going, so they reconnect at once."""
+    hub: Hub = app["hub"]
+    for ws in [*hub.agents, *(ws for group in hub.buyers.values() for ws in group)]:
+        await ws.close(code=aiohttp.WSCloseCode.GOING_AWAY, message=b"server restarting")
 
 
 async def _close_client(app: web.Application) -> None:
@@ -169,7 +177,12 @@ async def buyer_socket(request: web.Request) -> web.WebSocketResponse:
         async for message in ws:
             if message.type != WSMsgType.TEXT:
                 continue
-            await _on_buyer_message(request.app, ws, conversation_id, buyer_id, message.json())
+            try:
+                body = message.json()
+            except ValueError:
+                await _send(ws, {"type": "error", "message": "亲，消息格式不对，请刷新页面再试～"})
+                continue
+            await _on_buyer_message(request.app, ws, conversation_id, buyer_id, body)
     finally:
         hub.buyers[conversation_id].discard(ws)
     return ws
@@ -195,7 +208,7 @@ async def _on_buyer_message(
     ticket = await run_in_session(lambda s: handoff.active_ticket(s, conversation_id))
     if ticket:
         await hub.to_agents({"type": "line", "ticket": ticket.id, "line": line.as_json()})
-        if not hub.agents and ticket.id not in hub.told_to_wait:
+        if ticket.status == "pending" and not hub.agents and ticket.id not in hub.told_to_wait:
             hub.told_to_wait.add(ticket.id)
             start, end = policy().agent_hours
             notice = f"人工客服暂时不在线（工作时间 {start}-{end}），您的消息已记录，客服上线后会第一时间回复您"

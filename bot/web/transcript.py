@@ -18,6 +18,7 @@ class Line:
     conversation_id: str
     sender: str
     text: str
+    client_id: str | None
     extra: dict[str, Any]
     intent: str | None
     confidence: float | None
@@ -30,7 +31,7 @@ class Line:
 
 def _line(row: ConversationMessage) -> Line:
     return Line(
-        row.id, row.conversation_id, row.sender, row.text, dict(row.extra or {}), row.intent,
+        row.id, row.conversation_id, row.sender, row.text, row.client_id, dict(row.extra or {}), row.intent,
         row.confidence, row.agent, row.created_at.isoformat(timespec="seconds"),
     )  # fmt: skip
 
