@@ -153,6 +153,9 @@ async def test_handoff_routes_the_buyer_to_one_agent_and_back(gateway: tuple[Sta
         view = await (await winner.get(f"{base}/api/tickets/{ticket['id']}")).json()
         assert [line["sender"] for line in view["lines"]][:2] == ["buyer", "bot"]
 
+        loser = b if winner is a else a
+        assert (await loser.post(f"{base}/api/tickets/{ticket['id']}/resolve")).status == 409, "only the holder ends it"
+        assert (await loser.post(f"{base}/api/agent/login", data="not json")).status == 400
         assert (await winner.post(f"{base}/api/tickets/{ticket['id']}/resolve")).status == 200
         back = await buyer.wait_for(lambda m: bot_line(m) and "继续为您服务" in m["line"]["text"])
         assert back

@@ -129,4 +129,6 @@ def test_buyer_and_agent_go_through_the_whole_handoff_cycle(site: Stack, browser
     desktop = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
     desktop.goto(f"{site.gateway_url}/")
     desktop.click("#chat-launcher")
+    expect(desktop.locator("#chat-panel")).to_be_visible()
+    desktop.wait_for_timeout(800)  # let the panel's opening animation finish
     desktop.screenshot(path=str(SCREENSHOTS / "shop-desktop.png"))

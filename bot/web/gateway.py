@@ -119,7 +119,7 @@ async def _close_client(app: web.Application) -> None:
 
 async def demo_buyer_token(request: web.Request) -> web.Response:
     """The demo shop page's stand-in for the shop's own login: sign a seeded buyer."""
-    body = await request.json()
+    body = await _json_body(request)
     buyer_id = str(body.get("buyer_id") or "")
     if not re.fullmatch(r"b\d{4}", buyer_id):
         return web.json_response({"error": "unknown buyer"}, status=400)
@@ -268,8 +268,18 @@ async def _agent(request: web.Request) -> str:
     return username
 
 
+async def _json_body(request: web.Request) -> dict[str, Any]:
+    try:
+        body = await request.json()
+    except ValueError as exc:
+        raise web.HTTPBadRequest(text="the body must be a JSON object") from exc
+    if not isinstance(body, dict):
+        raise web.HTTPBadRequest(text="the body must be a JSON object")
+    return body
+
+
 async def agent_login(request: web.Request) -> web.Response:
-    body = await request.json()
+    body = await _json_body(request)
     username, password = str(body.get("username", "")), str(body.get("password", ""))
     token = await run_in_session(lambda s: agents.log_in(s, username, password, policy().now()))
     if token is None:
@@ -378,7 +388,7 @@ async def agent_message(request: web.Request) -> web.Response:
     ticket = await _ticket(request)
     if ticket.status != "open" or ticket.assigned_agent != agent:
         return web.json_response({"error": "请先接手这个工单"}, status=409)
-    text = str((await request.json()).get("text") or "").strip()
+    text = str((await _json_body(request)).get("text") or "").strip()
     if not text or len(text) > MAX_MESSAGE_CHARS:
         return web.json_response({"error": f"消息不能为空，也不能超过{MAX_MESSAGE_CHARS}字"}, status=400)
     now = policy().now()
@@ -393,6 +403,8 @@ async def resolve_ticket(request: web.Request) -> web.Response:
     """Close the ticket and give the conversation back to the bot; the buyer is told."""
     agent = await _agent(request)
     ticket = await _ticket(request)
+    if ticket.status != "open" or ticket.assigned_agent != agent:
+        return web.json_response({"error": "只有正在处理这个工单的客服可以结束它"}, status=409)
     resolved = await run_in_session(lambda s: handoff.resolve_ticket(s, ticket.id, policy().now()))
     if resolved is None:
         return web.json_response({"error": "工单已经结束"}, status=409)
@@ -413,7 +425,7 @@ async def resolve_ticket(request: web.Request) -> web.Response:
 async def transfer_ticket(request: web.Request) -> web.Response:
     agent = await _agent(request)
     ticket = await _ticket(request)
-    to_agent = str((await request.json()).get("to") or "")
+    to_agent = str((await _json_body(request)).get("to") or "")
     exists = await run_in_session(lambda s: s.get(AgentAccount, to_agent) is not None)
     if not exists or to_agent == agent:
         return web.json_response({"error": "请选择另一位客服"}, status=400)
