@@ -114,6 +114,7 @@ async def test_buyer_messages_go_to_the_bot_and_into_the_transcript(gateway: tup
         rows = s.scalars(select(ConversationMessage).where(ConversationMessage.conversation_id == "buyer-b0003")).all()
     assert [r.sender for r in rows] == ["buyer", "bot"]
     assert rows[1].intent == "ask_authenticity" and rows[1].confidence > 0.5
+    assert rows[1].extra["understood"][0]["intent"] == "ask_authenticity", "the top-3 ranking is kept"
 
 
 async def test_handoff_routes_the_buyer_to_one_agent_and_back(gateway: tuple[Stack, str]) -> None:

@@ -234,11 +234,13 @@ async def _ask_rasa(app: web.Application, conversation_id: str, buyer_id: str | 
         await hub.to_buyer(conversation_id, {"type": "error", "message": "亲，系统开小差了，请稍后再发一次～"})
         return
     now = policy().now()
+    fields = {"intent": understood.get("intent"), "confidence": understood.get("confidence")}
     for reply in replies:
         extra = {k: reply[k] for k in ("buttons", "custom", "image") if reply.get(k)}
+        extra["understood"] = understood.get("ranking", [])
 
         def store(s: Any, reply: dict = reply, extra: dict = extra) -> transcript.Line:
-            return transcript.append(s, conversation_id, "bot", reply.get("text") or "", now, extra=extra, **understood)[0]  # fmt: skip
+            return transcript.append(s, conversation_id, "bot", reply.get("text") or "", now, extra=extra, **fields)[0]
 
         line = await run_in_session(store)
         await hub.to_buyer(conversation_id, {"type": "line", "line": line.as_json()})
@@ -253,8 +255,14 @@ async def _latest_understanding(app: web.Application, conversation_id: str) -> d
     async with app["client"].get(url) as response:
         if response.status != 200:
             return {}
-        intent = ((await response.json()).get("latest_message") or {}).get("intent") or {}
-    return {"intent": intent.get("name"), "confidence": intent.get("confidence")}
+        latest = (await response.json()).get("latest_message") or {}
+    intent = latest.get("intent") or {}
+    # The top three, so trainers can later find near-ties and low-confidence guesses.
+    ranking = [
+        {"intent": r.get("name"), "confidence": round(float(r.get("confidence") or 0), 4)}
+        for r in (latest.get("intent_ranking") or [])[:3]
+    ]
+    return {"intent": intent.get("name"), "confidence": intent.get("confidence"), "ranking": ranking}
 
 
 # --- agents --------------------------------------------------------------------
