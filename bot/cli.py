@@ -174,6 +174,30 @@ def cmd_agent(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_nlu(args: argparse.Namespace) -> int:
+    """Trainers' changes to the NLU data: list, add, import (exit 2 when refused)."""
+    from pathlib import Path
+
+    from bot.trainer.examples import ExampleError, TrainingData, read_tsv
+
+    data = TrainingData()
+    try:
+        if args.action == "list":
+            for example in data.examples(args.intent, args.search, test=args.test):
+                print(f"{example.intent}\t{example.text}")
+        elif args.action == "add":
+            added = data.add(args.intent, args.text, as_test=args.test)
+            print(f"Added to {added.file}: {added.intent}: {added.text}")
+            print("Run ./shop train (or ./shop test) to use it.")
+        else:
+            counts = data.import_rows(read_tsv(Path(args.file)), as_test=args.test)
+            print("Imported " + ", ".join(f"{n} × {intent}" for intent, n in counts.items()))
+    except (ExampleError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def cmd_chat(args: argparse.Namespace) -> int:
     from bot.terminal_chat import chat
 
@@ -208,6 +232,20 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("resume", help="give a conversation back to the bot")
     p.add_argument("conversation")
     p.set_defaults(func=cmd_resume)
+
+    p = sub.add_parser("nlu", help="list, add or import NLU training (or test) examples")
+    nlu = p.add_subparsers(dest="action", required=True)
+    q = nlu.add_parser("list", help="examples, optionally of one intent or matching a search")
+    q.add_argument("intent", nargs="?")
+    q.add_argument("--search")
+    q = nlu.add_parser("add", help="add one example (refused if it clashes with another intent)")
+    q.add_argument("intent")
+    q.add_argument("text")
+    q = nlu.add_parser("import", help="import intent<TAB>text rows from a TSV/CSV file, all or nothing")
+    q.add_argument("file")
+    for q in nlu.choices.values():
+        q.add_argument("--test", action="store_true", help="the held-out test set instead of training data")
+    p.set_defaults(func=cmd_nlu)
 
     p = sub.add_parser("agent-add", help="create an agent account (password from stdin or a prompt)")
     p.add_argument("username")
