@@ -72,8 +72,8 @@ def _item_text(line: str) -> str:
     return line[2:].strip() if line.startswith("- ") else ""
 
 
-def _similar(test_key: str, train_key: str) -> bool:
-    """True when the quality test would call the test message a near copy of the training example."""
+def is_near_copy(test_key: str, train_key: str) -> bool:
+    """Whether a test message (by key) is a near copy of a training example: the held-out rule."""
     if len(test_key) < 6:
         return False
     m = difflib.SequenceMatcher(None, test_key, train_key, autojunk=False)
@@ -262,7 +262,7 @@ class TrainingData:
                     raise ExampleError(
                         f"'{text}' already exists {where}{shown}" + (held_out if src.is_test != to_test else "")
                     )
-                if src.is_test != to_test and _similar(
+                if src.is_test != to_test and is_near_copy(
                     *((key, example_key(other)) if to_test else (example_key(other), key))
                 ):
                     raise ExampleError(f"'{text}' is nearly a copy of '{other}' {where}{held_out}")

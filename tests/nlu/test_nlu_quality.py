@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import difflib
 import json
-import re
 from collections import Counter
 from pathlib import Path
 
@@ -13,7 +11,7 @@ import pytest
 import yaml
 
 from bot.config import PROJECT_ROOT
-from bot.nlu.normalizer import normalize
+from bot.trainer.examples import example_key, is_near_copy, plain_text
 from bot.training import model_path
 
 TEST_SET = Path(__file__).with_name("test_nlu.yml")
@@ -24,8 +22,6 @@ INTENTS = [
     "complain", "request_human", "inform_order_id", "out_of_scope",
 ]  # fmt: skip
 CORE_INTENTS = ["ask_authenticity", "bargain", "ask_shipping_time", "color_difference", "request_refund"]
-_NOISE = re.compile(r"[\s\W_]+", re.UNICODE)
-_ANNOTATION = re.compile(r"\[([^\]]+)\]\([^)]+\)")
 
 
 def examples(path: Path) -> list[tuple[str, str]]:
@@ -36,16 +32,12 @@ def examples(path: Path) -> list[tuple[str, str]]:
             for line in block["examples"].splitlines():
                 text = line.strip()[2:].strip() if line.strip().startswith("- ") else ""
                 if text:
-                    out.append((block["intent"], _ANNOTATION.sub(r"\1", text)))
+                    out.append((block["intent"], plain_text(text)))
     return out
 
 
 def training_examples() -> list[tuple[str, str]]:
     return [e for f in sorted((PROJECT_ROOT / "data" / "nlu").glob("*.yml")) for e in examples(f)]
-
-
-def key(text: str) -> str:
-    return _NOISE.sub("", normalize(text)).lower()
 
 
 def test_every_intent_has_at_least_15_test_messages() -> None:
@@ -61,25 +53,21 @@ def test_every_intent_has_at_least_40_training_examples_and_none_is_under_two_in
     assert min(counts.values()) >= 40, counts
     owners: dict[str, set[str]] = {}
     for intent, text in train:
-        owners.setdefault(key(text), set()).add(intent)
+        owners.setdefault(example_key(text), set()).add(intent)
     clashes = {k: v for k, v in owners.items() if len(v) > 1 and k}
     assert not clashes, clashes
 
 
 def test_test_messages_are_not_copies_of_training_examples() -> None:
-    train_keys = [key(text) for _, text in training_examples()]
+    train_keys = [example_key(text) for _, text in training_examples()]
     train_set = set(train_keys)
     near = []
     for _, text in examples(TEST_SET):
-        k = key(text)
+        k = example_key(text)
         if k in train_set:
             near.append((text, "exact"))
             continue
-        for other in train_keys:
-            matcher = difflib.SequenceMatcher(None, k, other, autojunk=False)
-            if len(k) >= 6 and matcher.quick_ratio() >= 0.9 and matcher.ratio() >= 0.9:
-                near.append((text, other))
-                break
+        near += [(text, other) for other in train_keys if is_near_copy(k, other)][:1]
     assert not near, near
 
 
