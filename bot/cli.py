@@ -198,6 +198,42 @@ def cmd_nlu(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_inbox(args: argparse.Namespace) -> int:
+    """The trainers' inbox: list what the bot misunderstood, label or dismiss it."""
+    from bot.trainer import inbox
+    from bot.trainer.examples import ExampleError, TrainingData
+
+    with db.session_scope() as session:
+        items = inbox.collect(session, limit=args.limit)
+    if args.action == "list":
+        if not items:
+            print("The inbox is empty.")
+        for item in items:
+            top = ", ".join(f"{r['intent']} {r['confidence']:.2f}" for r in item.top3) or "-"
+            print(
+                f"{item.id}  ×{item.count:<3} {item.text}\n          why: {', '.join(sorted(item.reasons))}; bot saw: {top}"
+            )
+        return 0
+    item = next((i for i in items if i.id == args.item), None)
+    if item is None:
+        print(f"error: no open inbox item {args.item!r} (see ./shop inbox list)", file=sys.stderr)
+        return 2
+    if args.action == "dismiss":
+        decision, intent = "dismissed", None
+    else:
+        decision, intent = ("test" if args.test else "labelled"), args.intent
+        try:
+            added = TrainingData().add(args.intent, item.text, as_test=args.test)
+        except ExampleError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        print(f"Added to {added.file}: {added.intent}: {added.text}")
+    with db.session_scope() as session:
+        inbox.decide(session, item.key, decision, intent, policy().now())
+    print(f"Inbox item {item.id} {decision}.")
+    return 0
+
+
 def cmd_chat(args: argparse.Namespace) -> int:
     from bot.terminal_chat import chat
 
@@ -246,6 +282,18 @@ def main(argv: list[str] | None = None) -> int:
     for q in nlu.choices.values():
         q.add_argument("--test", action="store_true", help="the held-out test set instead of training data")
     p.set_defaults(func=cmd_nlu)
+
+    p = sub.add_parser("inbox", help="what the bot misunderstood in real conversations: list, label, dismiss")
+    box = p.add_subparsers(dest="action", required=True)
+    q = box.add_parser("list")
+    q = box.add_parser("label", help="add the message as an example of INTENT")
+    q.add_argument("item")
+    q.add_argument("intent")
+    q.add_argument("--test", action="store_true", help="add it to the held-out test set instead")
+    q = box.add_parser("dismiss")
+    q.add_argument("item")
+    p.add_argument("--limit", type=int, default=100)
+    p.set_defaults(func=cmd_inbox)
 
     p = sub.add_parser("agent-add", help="create an agent account (password from stdin or a prompt)")
     p.add_argument("username")

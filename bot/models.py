@@ -287,3 +287,14 @@ class AgentSession(Base):
     token_hash: Mapped[str] = Column(String(64), primary_key=True)  # sha256 of the cookie
     username: Mapped[str] = Column(ForeignKey("agent_account.username"), index=True)
     expires_at: Mapped[datetime] = Column(DateTime)
+
+
+class InboxDecision(Base):
+    """What a trainer decided about a misunderstood message (by its normalised key)."""
+
+    __tablename__ = "inbox_decision"
+
+    key: Mapped[str] = Column(String(255), primary_key=True)
+    decision: Mapped[str] = Column(String(16))  # labelled | test | dismissed
+    intent: Mapped[str | None] = Column(String(32), nullable=True)
+    decided_at: Mapped[datetime] = Column(DateTime)

@@ -36,6 +36,7 @@ from bot.models import AgentAccount, Buyer
 from bot.policy import policy
 from bot.rasa_api import RasaUnavailable, hand_back
 from bot.shop import after_sale, catalogue, handoff, orders
+from bot.trainer import inbox
 from bot.web import agents, suggestions, transcript
 from bot.web.tokens import InvalidToken, sign_buyer, verify_buyer
 
@@ -92,6 +93,7 @@ def create_app(rasa_url: str) -> web.Application:
     app.router.add_post("/api/tickets/{id}/messages", agent_message)
     app.router.add_post("/api/tickets/{id}/resolve", resolve_ticket)
     app.router.add_post("/api/tickets/{id}/transfer", transfer_ticket)
+    app.router.add_post("/api/lines/{id}/misunderstood", mark_misunderstood)
     app.router.add_get("/ws/agent", agent_socket)
     app.on_startup.append(_open_client)
     app.on_shutdown.append(_close_sockets)
@@ -442,6 +444,15 @@ async def transfer_ticket(request: web.Request) -> web.Response:
         return web.json_response({"error": "只有正在处理这个工单的客服可以转交"}, status=409)
     await request.app["hub"].to_agents({"type": "queue"})
     return web.json_response({"transferred": ticket.id, "to": to_agent})
+
+
+async def mark_misunderstood(request: web.Request) -> web.Response:
+    """An agent flags a bot answer as a misunderstanding: it goes to the trainers' inbox."""
+    await _agent(request)
+    line_id = int(request.match_info["id"])
+    if not await run_in_session(lambda s: inbox.mark_misunderstood(s, line_id)):
+        return web.json_response({"error": "只能标记机器人的回复"}, status=400)
+    return web.json_response({"marked": line_id})
 
 
 async def _system_line(app: web.Application, conversation_id: str, text: str, agent: str | None) -> None:
