@@ -203,6 +203,7 @@ def cmd_inbox(args: argparse.Namespace) -> int:
     from bot.trainer import inbox
     from bot.trainer.examples import ExampleError, TrainingData
 
+    Base.metadata.create_all(db.engine())  # tables added since this shop was created
     with db.session_scope() as session:
         items = inbox.collect(session, limit=args.limit)
     if args.action == "list":
