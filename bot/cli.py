@@ -235,6 +235,35 @@ def cmd_inbox(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    """Evaluate a model on the held-out test set; with --against, apply the regression gate."""
+    from pathlib import Path
+
+    from bot.trainer.evaluation import evaluate, gate, html_report
+    from bot.training import model_path
+
+    candidate_path = Path(args.model) if args.model else model_path()
+    if not candidate_path.exists():
+        print(f"error: no model at {candidate_path} (train one with ./shop train)", file=sys.stderr)
+        return 2
+    print(f"Evaluating {candidate_path.name} on the test set …", flush=True)
+    candidate = evaluate(candidate_path)
+    serving = None
+    if args.against:
+        print(f"Evaluating {Path(args.against).name} for comparison …", flush=True)
+        serving = evaluate(Path(args.against))
+    verdict = gate(candidate, serving)
+    report = Path(args.report)
+    report.parent.mkdir(parents=True, exist_ok=True)
+    report.write_text(html_report(candidate, serving), encoding="utf-8")
+    print(
+        f"accuracy {candidate.accuracy:.3f}, macro-F1 {candidate.macro_f1:.3f}, {len(candidate.errors)} test messages wrong"
+    )
+    print("gate: " + ("passed" if verdict.passed else "refused: " + "; ".join(verdict.reasons)))
+    print(f"report: {report}")
+    return 0 if verdict.passed else 1
+
+
 def cmd_chat(args: argparse.Namespace) -> int:
     from bot.terminal_chat import chat
 
@@ -295,6 +324,14 @@ def main(argv: list[str] | None = None) -> int:
     q.add_argument("item")
     p.add_argument("--limit", type=int, default=100)
     p.set_defaults(func=cmd_inbox)
+
+    p = sub.add_parser(
+        "evaluate", help="evaluate a model on the test set, with the regression gate (exit 1 if refused)"
+    )
+    p.add_argument("--model", help="model file (default: the up-to-date model)")
+    p.add_argument("--against", help="the serving model to compare with")
+    p.add_argument("--report", default="results/evaluation.html", help="self-contained HTML report")
+    p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("agent-add", help="create an agent account (password from stdin or a prompt)")
     p.add_argument("username")

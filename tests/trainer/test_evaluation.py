@@ -1,0 +1,124 @@
+"""Model evaluation, its HTML report and the regression gate that decides whether a candidate may serve."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from bot.trainer.evaluation import (
+    CORE_INTENTS,
+    INTENTS,
+    Evaluation,
+    confusion_png,
+    evaluate,
+    gate,
+    html_report,
+    score,
+)
+from bot.training import model_path
+
+
+def made(accuracy: float = 0.95, macro_f1: float = 0.94, **f1: float) -> Evaluation:
+    """A hand-built evaluation: every intent at F1 1.0 unless given."""
+    per_intent = {
+        i: {"precision": f1.get(i, 1.0), "recall": f1.get(i, 1.0), "f1": f1.get(i, 1.0), "support": 18} for i in INTENTS
+    }
+    labels = ["bargain", "greet", "nlu_fallback"]
+    return Evaluation(
+        model="shop-test.tar.gz",
+        accuracy=accuracy,
+        macro_f1=macro_f1,
+        per_intent=per_intent,
+        confusion={"labels": labels, "matrix": [[17, 0, 1], [0, 18, 0], [0, 0, 0]]},
+        errors=[("bargain", "nlu_fallback", 0.31, "能便宜点吗")],
+    )
+
+
+def test_intents_come_from_the_domain_without_external_ones() -> None:
+    assert len(INTENTS) == 23
+    assert set(CORE_INTENTS) <= set(INTENTS)
+    assert not [i for i in INTENTS if i.startswith("EXTERNAL_")]
+
+
+def test_gate_passes_an_equal_or_better_candidate_and_a_drop_within_tolerance() -> None:
+    serving = made()
+    assert gate(made(), serving) == gate(made(), serving)
+    assert gate(made(), serving).passed
+    assert gate(made(accuracy=0.97, macro_f1=0.96), serving).passed
+    assert gate(made(accuracy=0.945, macro_f1=0.931), serving).passed, gate(made(0.945, 0.931), serving).reasons
+
+
+def test_gate_refuses_an_accuracy_drop_beyond_tolerance() -> None:
+    result = gate(made(accuracy=0.93), made(accuracy=0.95))
+    assert not result.passed
+    assert result.reasons == ["accuracy fell from 0.950 to 0.930, more than the allowed 0.010 tolerance."]
+    assert gate(made(accuracy=0.93), made(accuracy=0.95), tolerance=0.05).passed
+
+
+def test_gate_refuses_a_macro_f1_drop_beyond_tolerance() -> None:
+    result = gate(made(macro_f1=0.90), made(macro_f1=0.94))
+    assert not result.passed
+    assert "macro-F1 fell from 0.940 to 0.900" in result.reasons[0]
+
+
+def test_gate_refuses_any_core_intent_drop_naming_the_intent() -> None:
+    # Tiny drop, still above the 0.95 floor and within the overall tolerance: refused anyway.
+    result = gate(made(request_refund=0.98), made(request_refund=0.99))
+    assert not result.passed
+    assert result.reasons == ["request_refund F1 fell from 0.990 to 0.980; core intents may not drop at all."]
+    # A non-core intent may dip as long as the totals hold.
+    assert gate(made(greet=0.9), made(greet=1.0)).passed
+
+
+def test_gate_refuses_a_core_intent_under_the_floor_without_a_serving_model() -> None:
+    assert gate(made(), None).passed
+    result = gate(made(bargain=0.944), None)
+    assert not result.passed
+    assert result.reasons == ["bargain F1 is 0.944, below the 0.95 floor."]
+    both = gate(made(bargain=0.944), made())
+    assert "bargain F1 fell from 1.000 to 0.944; core intents may not drop at all." in both.reasons
+    assert len(both.reasons) == 2
+
+
+def test_score_counts_fallback_as_a_miss_and_keeps_it_in_the_confusion_matrix() -> None:
+    truth = ["bargain", "bargain", "greet"]
+    guess = ["bargain", "nlu_fallback", "greet"]
+    result = score("m", truth, guess, [0.9, 0.2, 0.8], ["a", "b", "c"])
+    assert result.accuracy == pytest.approx(2 / 3)
+    assert result.per_intent["bargain"]["recall"] == pytest.approx(0.5)
+    assert result.confusion["labels"][-1] == "nlu_fallback"
+    assert result.errors == [("bargain", "nlu_fallback", 0.2, "b")]
+    assert Evaluation.from_json(result.to_json()) == result
+
+
+def test_html_report_escapes_texts_embeds_the_png_and_needs_nothing_external() -> None:
+    candidate = made(accuracy=0.93, bargain=0.9)
+    candidate.errors.append(("complain", "greet", 0.5, '<script>alert("x")</script> & 差评'))
+    page = html_report(candidate, made())
+    assert "<script>" not in page
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; 差评" in page
+    assert re.search(r'src="data:image/png;base64,iVBORw0KGgo[A-Za-z0-9+/=]+"', page)
+    assert not re.search(r"https?://", page)
+    assert "未通过" in page and "bargain F1 fell from 1.000 to 0.900" in page
+    assert "通过" in html_report(made(), None)
+
+
+@pytest.fixture(scope="module")
+def current() -> Evaluation:
+    """The serving model evaluated once for this module (loading it takes ~10 s)."""
+    path = model_path()
+    if not path.exists():
+        pytest.skip(f"No trained model at {path}: run `./shop train` first.")
+    return evaluate(path)
+
+
+def test_current_model_evaluates_end_to_end(current: Evaluation, tmp_path: Path) -> None:
+    assert current.accuracy >= 0.9, (current.accuracy, current.errors)
+    assert sum(v["support"] for v in current.per_intent.values()) == sum(map(sum, current.confusion["matrix"]))
+    png = confusion_png(current, tmp_path / "confusion.png")
+    assert png.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    page = html_report(current, current)
+    assert "data:image/png;base64," in page and not re.search(r"https?://", page)
+    print(f"\n{current.model}: accuracy {current.accuracy:.4f}, macro-F1 {current.macro_f1:.4f}")
