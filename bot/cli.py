@@ -8,6 +8,7 @@ import signal
 import sys
 import time
 from datetime import datetime
+from pathlib import Path
 
 from sqlalchemy import func, select
 
@@ -46,6 +47,51 @@ def _demo_agent() -> str | None:
         return password
 
 
+def serving_model(candidate: Path) -> Path:
+    """The model to serve: the new one if it passes the regression gate, else the current one."""
+    from bot.trainer import registry
+    from bot.trainer.evaluation import evaluate, gate
+
+    serving = registry.active_model()
+    if serving is None or serving == candidate:
+        registry.activate(candidate.name)
+        return candidate
+    print(f"Checking the new model {candidate.name} against the serving {serving.name} …", flush=True)
+    verdict = gate(evaluate(candidate), evaluate(serving))
+    if verdict.passed:
+        registry.activate(candidate.name)
+        print("  passed: the new model serves.", flush=True)
+        return candidate
+    print("  refused, the previous model keeps serving: " + "; ".join(verdict.reasons), flush=True)
+    return serving
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    """List model versions, activate one (hot-swapped if Rasa runs) or roll back."""
+    from bot.rasa_api import RasaUnavailable
+    from bot.trainer import registry
+    from bot.training import MODELS_DIR
+
+    if args.action == "list":
+        active = registry.load().active
+        for path in sorted(MODELS_DIR.glob("shop-*.tar.gz"), key=lambda p: p.stat().st_mtime, reverse=True):
+            stamp = datetime.fromtimestamp(path.stat().st_mtime).strftime("%Y-%m-%d %H:%M")
+            print(f"{'*' if path.name == active else ' '} {path.name}  {stamp}  {path.stat().st_size // 1_000_000} MB")
+        return 0
+    try:
+        name = registry.rollback() if args.action == "rollback" else registry.activate(args.model).active
+    except (LookupError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"{name} is now the serving model.")
+    try:
+        registry.hot_swap(settings().rasa_url, MODELS_DIR / name)
+        print("The running Rasa server switched to it; conversations carry on.")
+    except (RuntimeError, RasaUnavailable, OSError) as exc:
+        print(f"Rasa was not switched now ({exc}); it serves this model from the next ./shop run.")
+    return 0
+
+
 def cmd_init_db(args: argparse.Namespace) -> int:
     init_db(reseed=args.reseed, now=datetime.fromisoformat(args.now) if args.now else None)
     return 0
@@ -67,7 +113,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     policy()  # a broken policy file stops here, with the reason
     init_db()
     env = service_env()
-    model = train_if_stale(env)
+    model = serving_model(train_if_stale(env))
     demo_password = _demo_agent()
     print("Starting the action server, the Rasa server and the chat gateway …", flush=True)
     processes = [action_server(env), rasa_server(model, env), gateway(env)]
@@ -176,8 +222,6 @@ def cmd_agent(args: argparse.Namespace) -> int:
 
 def cmd_nlu(args: argparse.Namespace) -> int:
     """Trainers' changes to the NLU data: list, add, import (exit 2 when refused)."""
-    from pathlib import Path
-
     from bot.trainer.examples import ExampleError, TrainingData, read_tsv
 
     data = TrainingData()
@@ -237,8 +281,6 @@ def cmd_inbox(args: argparse.Namespace) -> int:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     """Evaluate a model on the held-out test set; with --against, apply the regression gate."""
-    from pathlib import Path
-
     from bot.trainer.evaluation import evaluate, gate, html_report
     from bot.training import model_path
 
@@ -332,6 +374,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--against", help="the serving model to compare with")
     p.add_argument("--report", default="results/evaluation.html", help="self-contained HTML report")
     p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("models", help="model versions: list, activate NAME, rollback")
+    versions = p.add_subparsers(dest="action", required=True)
+    versions.add_parser("list")
+    q = versions.add_parser("activate")
+    q.add_argument("model", help="a file name from `./shop models list`")
+    versions.add_parser("rollback")
+    p.set_defaults(func=cmd_models)
 
     p = sub.add_parser("agent-add", help="create an agent account (password from stdin or a prompt)")
     p.add_argument("username")

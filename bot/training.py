@@ -64,7 +64,7 @@ def _train_locked(env: dict[str, str], force: bool) -> Path:
     if result.returncode != 0 or not target.exists():
         raise SystemExit(f"Training failed (exit code {result.returncode}); see the output above.")
     print(f"Trained {target.name} in {time.monotonic() - started:.0f} s", flush=True)
-    for old in MODELS_DIR.glob("shop-*.tar.gz"):
-        if old != target:
-            old.unlink()  # keep the repository's working tree small; git ignores models/
+    from bot.trainer.registry import prune  # old versions stay for rollback, within limits
+
+    prune()
     return target

@@ -270,3 +270,16 @@ def test_logs_have_no_action_errors(shop: tuple[Stack, str]) -> None:
     stack, _ = shop
     log = Path(stack.processes[0].log).read_text(encoding="utf-8", errors="replace")
     assert "Traceback" not in log, log[-3000:]
+
+
+def test_swapping_the_model_keeps_a_conversation_going(shop: tuple[Stack, str]) -> None:
+    from bot.trainer.registry import hot_swap
+    from bot.training import model_path
+
+    stack, _ = shop
+    sender = conversation()
+    replies = stack.say(sender, "我要退款", BUYER)
+    assert buttons(replies), "the refund form asks which order"
+    hot_swap(stack.rasa_url, model_path())  # what `./shop models activate` does to a running server
+    replies = stack.say(sender, f'/inform_order_id{{"order_id":"{DEMO_ORDERS["in_transit"]}"}}', BUYER)
+    assert any("尺码不合适" in b["title"] for b in buttons(replies)), "the form carried on after the swap"
