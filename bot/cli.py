@@ -279,6 +279,31 @@ def cmd_inbox(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_validate(args: argparse.Namespace) -> int:
+    """Check the training data before a retrain: clashes between intents, then Rasa's own checks."""
+    import subprocess
+
+    from bot.processes import service_env
+    from bot.trainer.examples import ExampleError, TrainingData, example_key
+
+    try:
+        data = TrainingData()
+        owners: dict[str, set[str]] = {}
+        for example in [*data.examples(), *data.examples(test=True)]:
+            owners.setdefault(example_key(example.text), set()).add(example.intent)
+    except ExampleError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    clashes = {key: intents for key, intents in owners.items() if len(intents) > 1}
+    for key, intents in clashes.items():
+        print(f"clash: '{key}' is an example of {', '.join(sorted(intents))}", file=sys.stderr)
+    print("Running rasa data validate …", flush=True)
+    rasa = subprocess.run([sys.executable, "-m", "rasa", "data", "validate", "--fail-on-warnings"], env=service_env())
+    ok = not clashes and rasa.returncode == 0
+    print("Training data is valid." if ok else "Training data has problems (see above).")
+    return 0 if ok else 1
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     """Evaluate a model on the held-out test set; with --against, apply the regression gate."""
     from bot.trainer.evaluation import evaluate, gate, html_report
@@ -366,6 +391,9 @@ def main(argv: list[str] | None = None) -> int:
     q.add_argument("item")
     p.add_argument("--limit", type=int, default=100)
     p.set_defaults(func=cmd_inbox)
+
+    p = sub.add_parser("validate", help="check the training data: clashes between intents and rasa data validate")
+    p.set_defaults(func=cmd_validate)
 
     p = sub.add_parser(
         "evaluate", help="evaluate a model on the test set, with the regression gate (exit 1 if refused)"
