@@ -19,6 +19,7 @@ from actions.handoff import hand_off
 from actions.order_identity import OrderFormValidation, form_clues, visible_order
 from bot.models import AfterSaleKind
 from bot.policy import policy
+from bot.policy_answers import policy_answer
 from bot.shop import after_sale, orders
 from bot.shop.after_sale import Eligibility, RequestView, Verdict
 from bot.vocabulary import AFTER_SALE_KIND, AFTER_SALE_REASON
@@ -216,12 +217,11 @@ class ActionSubmitAfterSale(ShopAction):
             response="utter_after_sale_created", kind=request.kind_label, request_id=request.id,
             reason=request.reason_label,
         )  # fmt: skip
-        dispatcher.utter_message(
-            response=f"utter_after_sale_step_{request.kind}", review_hours=p.review_hours,
-            return_address=p.return_address, refund_days=p.refund_days_after_receipt,
-        )  # fmt: skip
+        step = f"utter_after_sale_step_{request.kind}"
+        dispatcher.utter_message(response=step, **policy_answer(step, p))
         if request.kind in (AfterSaleKind.RETURN_REFUND, AfterSaleKind.EXCHANGE):
-            dispatcher.utter_message(response=_postage_response(request, p), cap=p.return_postage_cap)
+            postage = _postage_response(request, p)
+            dispatcher.utter_message(response=postage, **policy_answer(postage, p))
         return reset
 
 

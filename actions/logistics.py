@@ -13,6 +13,7 @@ from actions.base import Events, ShopAction, buyer_id, db, latest_text, now
 from actions.handoff import hand_off
 from actions.order_identity import OrderFormValidation, visible_order
 from bot.models import OrderStatus
+from bot.policy_answers import policy_answer
 from bot.shop import after_sale, orders
 from bot.shop.orders import Delivery, OrderView
 
@@ -68,15 +69,7 @@ class ActionShippingTime(ShopAction):
                 deadline=_fmt(p.ship_deadline(order.paid_at)),
             )
         if not waiting:
-            dispatcher.utter_message(
-                response="utter_shipping_policy",
-                hours_to_ship=p.hours_to_ship,
-                cutoff=p.same_day_cutoff,
-                couriers="或".join(p.default_couriers),
-                days_jzh=p.delivery_days("江浙沪"),
-                days_other=p.delivery_days("其他省份"),
-                days_remote=p.delivery_days("偏远地区"),
-            )
+            dispatcher.utter_message(response="utter_shipping_policy", **policy_answer("utter_shipping_policy", p))
         return []
 
 

@@ -10,6 +10,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.base import Events, ShopAction, ShopFormValidation, db, latest_text
+from bot.policy_answers import policy_answer
 from bot.shop.catalogue import ProductView, advise_size, all_products, find_product
 
 
@@ -37,13 +38,10 @@ class ActionAuthenticity(ShopAction):
                 response="utter_authenticity_product",
                 product=product.name,
                 product_credentials=_join(product.credentials),
-                credentials=_join(p.credentials),
-                compensation=p.compensation,
+                **policy_answer("utter_authenticity", p),
             )
         else:
-            dispatcher.utter_message(
-                response="utter_authenticity", credentials=_join(p.credentials), compensation=p.compensation
-            )
+            dispatcher.utter_message(response="utter_authenticity", **policy_answer("utter_authenticity", p))
         return []
 
 
@@ -60,16 +58,9 @@ class ActionBargain(ShopAction):
     async def answer(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> Events:
         p = self.policy
         if _PRICE_DROP.search(latest_text(tracker)):
-            dispatcher.utter_message(response="utter_price_protection", price_protection_days=p.price_protection_days)
+            dispatcher.utter_message(response="utter_price_protection", **policy_answer("utter_price_protection", p))
             return []
         rounds = int(tracker.get_slot("bargain_rounds") or 0) + 1
-        numbers = dict(
-            free_shipping=p.free_shipping_threshold,
-            coupon_threshold=p.coupon_threshold,
-            coupon_amount=p.coupon_amount,
-            gift=p.gift,
-            price_protection_days=p.price_protection_days,
-        )
         if rounds == 1:
             response = "utter_bargain_value"
         elif rounds < p.gift_after_rounds:
@@ -78,7 +69,7 @@ class ActionBargain(ShopAction):
             response = "utter_bargain_gift"
         else:
             response = "utter_bargain_final"
-        dispatcher.utter_message(response=response, **numbers)
+        dispatcher.utter_message(response=response, **policy_answer(response, p))
         return [SlotSet("bargain_rounds", float(rounds))]
 
 
@@ -142,13 +133,7 @@ class ActionPaymentInfo(ShopAction):
         return "action_payment_info"
 
     async def answer(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> Events:
-        p = self.policy
-        dispatcher.utter_message(
-            response="utter_payment",
-            methods=_join(p.payment_methods),
-            installments=p.installments,
-            cod="暂不支持货到付款。" if not p.cash_on_delivery else "也支持货到付款。",
-        )
+        dispatcher.utter_message(response="utter_payment", **policy_answer("utter_payment", self.policy))
         return []
 
 
@@ -157,10 +142,7 @@ class ActionInvoiceInfo(ShopAction):
         return "action_invoice_info"
 
     async def answer(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> Events:
-        p = self.policy
-        dispatcher.utter_message(
-            response="utter_invoice", types=_join(p.invoice_types), days=p.invoice_days, special=p.invoice_special_needs
-        )
+        dispatcher.utter_message(response="utter_invoice", **policy_answer("utter_invoice", self.policy))
         return []
 
 

@@ -175,3 +175,12 @@ async def test_empty_and_overlong_messages_get_a_chinese_error(gateway: tuple[St
         await buyer.say("啊" * 501)
         assert "500" in (await buyer.wait_for(lambda m: m["type"] == "error"))["message"]
         await buyer.ws.close()
+
+
+def test_suggested_replies_quote_the_policy_in_full() -> None:
+    from bot.web.suggestions import suggested_replies
+
+    replies = {r["title"]: r["text"] for r in suggested_replies()}
+    assert all("{" not in text for text in replies.values()), replies
+    assert "假一赔三" in replies["正品保障"] and "48小时" in replies["发货时效"]
+    assert "暂不支持货到付款" in replies["付款方式"], "the same words the bot uses"

@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 
 from bot.config import PROJECT_ROOT
-from bot.policy import policy
+from bot.policy_answers import policy_answer
 
 # Response name -> the title agents see in the console.
 SUGGESTED = {
@@ -28,32 +28,17 @@ SUGGESTED = {
 }
 
 
-def _values() -> dict[str, Any]:
-    p = policy()
-    return {
-        "credentials": "、".join(p.credentials), "compensation": p.compensation,
-        "hours_to_ship": p.hours_to_ship, "cutoff": p.same_day_cutoff, "couriers": "或".join(p.default_couriers),
-        "days_jzh": p.delivery_days("江浙沪"), "days_other": p.delivery_days("其他省份"),
-        "days_remote": p.delivery_days("偏远地区"), "coupon_threshold": p.coupon_threshold,
-        "coupon_amount": p.coupon_amount, "free_shipping": p.free_shipping_threshold,
-        "price_protection_days": p.price_protection_days, "review_hours": p.review_hours,
-        "return_address": p.return_address, "refund_days": p.refund_days_after_receipt,
-        "cap": p.return_postage_cap, "types": "、".join(p.invoice_types), "days": p.invoice_days,
-        "special": p.invoice_special_needs, "methods": "、".join(p.payment_methods),
-        "installments": p.installments, "cod": "" if p.cash_on_delivery else "暂不支持货到付款。",
-    }  # fmt: skip
-
-
 @functools.lru_cache(maxsize=1)
 def _responses() -> dict[str, Any]:
     return yaml.safe_load((PROJECT_ROOT / "domain.yml").read_text(encoding="utf-8"))["responses"]
 
 
+def _fill(template: str, values: dict[str, Any]) -> str:
+    return re.sub(r"\{(\w+)\}", lambda m: str(values.get(m.group(1), m.group(0))), template)
+
+
 def suggested_replies() -> list[dict[str, str]]:
-    values = _values()
-    replies = []
-    for name, title in SUGGESTED.items():
-        template = _responses()[name][0]["text"]
-        text = re.sub(r"\{(\w+)\}", lambda m: str(values.get(m.group(1), m.group(0))), template)
-        replies.append({"title": title, "text": text})
-    return replies
+    return [
+        {"title": title, "text": _fill(_responses()[name][0]["text"], policy_answer(name))}
+        for name, title in SUGGESTED.items()
+    ]
