@@ -43,7 +43,7 @@ def domain_intents(domain: Path = DOMAIN) -> list[str]:
 INTENTS = domain_intents()
 
 
-def held_out_examples(path: Path = TEST_SET) -> list[tuple[str, str]]:
+def nlu_examples(path: Path = TEST_SET) -> list[tuple[str, str]]:
     """The (intent, text) pairs of a Rasa NLU YAML file, annotations reduced to plain text."""
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     out = []
@@ -153,7 +153,7 @@ def evaluate(model_path: Path | str, test_set: Path = TEST_SET) -> Evaluation:
     model_path = Path(model_path)
     if not model_path.is_file():
         raise FileNotFoundError(f"No trained model at {model_path}")
-    examples = held_out_examples(test_set)
+    examples = nlu_examples(test_set)
     agent = Agent.load(str(model_path))
 
     async def parse_all() -> list[tuple[str, float]]:

@@ -7,11 +7,10 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-import yaml
 
 from bot.config import PROJECT_ROOT
-from bot.trainer.evaluation import confusion_png, evaluate, gate
-from bot.trainer.examples import example_key, is_near_copy, plain_text
+from bot.trainer.evaluation import confusion_png, evaluate, gate, nlu_examples
+from bot.trainer.examples import example_key, is_near_copy
 from bot.training import model_path
 
 TEST_SET = Path(__file__).with_name("test_nlu.yml")
@@ -23,24 +22,12 @@ INTENTS = [
 ]  # fmt: skip
 
 
-def examples(path: Path) -> list[tuple[str, str]]:
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    out = []
-    for block in data.get("nlu", []):
-        if "intent" in block:
-            for line in block["examples"].splitlines():
-                text = line.strip()[2:].strip() if line.strip().startswith("- ") else ""
-                if text:
-                    out.append((block["intent"], plain_text(text)))
-    return out
-
-
 def training_examples() -> list[tuple[str, str]]:
-    return [e for f in sorted((PROJECT_ROOT / "data" / "nlu").glob("*.yml")) for e in examples(f)]
+    return [e for f in sorted((PROJECT_ROOT / "data" / "nlu").glob("*.yml")) for e in nlu_examples(f)]
 
 
 def test_every_intent_has_at_least_15_test_messages() -> None:
-    counts = Counter(intent for intent, _ in examples(TEST_SET))
+    counts = Counter(intent for intent, _ in nlu_examples(TEST_SET))
     assert set(counts) == set(INTENTS)
     assert min(counts.values()) >= 15, counts
 
@@ -61,7 +48,7 @@ def test_test_messages_are_not_copies_of_training_examples() -> None:
     train_keys = [example_key(text) for _, text in training_examples()]
     train_set = set(train_keys)
     near = []
-    for _, text in examples(TEST_SET):
+    for _, text in nlu_examples(TEST_SET):
         k = example_key(text)
         if k in train_set:
             near.append((text, "exact"))
