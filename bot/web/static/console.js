@@ -42,6 +42,7 @@
     sending: false,
     busy: false, // claim / resolve / transfer in flight
     noticeTimer: null,
+    marked: new Set(), // bot lines this agent marked as misunderstood
   };
 
   var $ = function (id) { return document.getElementById(id); };
@@ -223,6 +224,7 @@
     state.detail = null;
     state.detailKey = "";
     state.drafts.clear();
+    state.marked.clear();
     $("reply-input").value = "";
     renderQueue();
     renderConversation();
@@ -629,6 +631,7 @@
       sender === "bot" && line.intent
         ? el("span", { className: "intent-tag", title: "机器人识别的买家意图与置信度", text: intentText(line.intent, line.confidence) })
         : null,
+      sender === "bot" && line.id !== undefined ? misunderstoodButton(line) : null,
     ]);
     var body = el("div", { className: "line-body" });
     var clicked = sender === "buyer" ? buttonTitleFor(line) : "";
@@ -656,6 +659,39 @@
     if (extra.image) body.appendChild(el("div", { className: "muted", text: "[图片] " + str(extra.image) }));
 
     return el("li", { className: classes.join(" "), dataset: { lineId: line.id } }, [head, body]);
+  }
+
+  /** "标记为误解": sends a bot answer to the trainers' inbox; "已标记" once done. */
+  function misunderstoodButton(line) {
+    var marked = state.marked.has(line.id) || !!(line.extra && line.extra.misunderstood);
+    var button = el("button", {
+      type: "button", className: "mark-misunderstood" + (marked ? " marked" : ""),
+      text: marked ? "已标记" : "标记为误解", disabled: marked,
+      title: marked ? "已交给训练师处理" : "机器人没听懂买家：交给训练师改进", dataset: { markLine: line.id },
+    });
+    return button;
+  }
+
+  function onMarkMisunderstood(event) {
+    var button = event.target.closest(".mark-misunderstood");
+    if (!button || button.disabled) return;
+    var id = Number(button.dataset.markLine);
+    button.disabled = true;
+    button.textContent = "标记中…";
+    api("POST", "/api/lines/" + encodeURIComponent(id) + "/misunderstood").then(function () {
+      state.marked.add(id);
+      button.textContent = "已标记";
+      button.title = "已交给训练师处理";
+      button.classList.remove("failed");
+      button.classList.add("marked");
+      showNotice("已标记为误解，训练师会在“待处理”中看到这句话");
+    }).catch(function (err) {
+      button.disabled = false;
+      button.textContent = "标记为误解";
+      button.classList.add("failed");
+      button.title = "标记失败：" + err.message;
+      if (err.status !== 401) showError("标记失败：" + err.message);
+    });
   }
 
   /** The title of the bot button whose payload this buyer line is, if any. */
@@ -956,6 +992,7 @@
     $("transfer-send").addEventListener("click", onTransfer);
     $("reply-send").addEventListener("click", onSend);
     $("suggestions").addEventListener("click", onSuggestion);
+    $("transcript").addEventListener("click", onMarkMisunderstood);
     var box = $("reply-input");
     box.addEventListener("input", function () { updateCount(); updateControls(); });
     box.addEventListener("keydown", function (event) {

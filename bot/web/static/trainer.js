@@ -1,0 +1,1132 @@
+/* 训练工作台 — the trainers' console.
+ *
+ * Plain JavaScript, no build step. Buyers' messages are untrusted: everything that
+ * comes from the server goes on the page through textContent / text nodes only
+ * (never innerHTML).
+ *
+ * Four tabs over the JSON API in /api/trainer/* (cookie session, same origin):
+ * the inbox of misunderstood messages, the training examples, retraining with its
+ * evaluation, and the model versions. A retraining job is polled every second
+ * while it runs.
+ */
+(function () {
+  "use strict";
+
+  var POLL_MS = 1000;
+  var SEARCH_DELAY_MS = 300;
+  var CHANGE_EPSILON = 0.005; // smaller metric differences are noise, not a change
+
+  var TABS = ["inbox", "examples", "retrain", "models"];
+  var SPEAKER_LABEL = { buyer: "买家", bot: "机器人", agent: "客服", system: "系统" };
+  var OUTCOME_LABEL = { activated: "已上线", refused: "未通过把关", failed: "训练失败", unchanged: "模型无变化" };
+  var PHASE_LABEL = {
+    validate: "校验数据", train: "训练模型", evaluate: "评估", gate: "对比把关", activate: "上线", done: "完成",
+  };
+  var ACTION_DONE = { label: "已加入训练集", test: "已加入测试集", dismiss: "已忽略" };
+
+  var state = {
+    me: null,
+    tab: "inbox",
+    intents: [], // [{name, label, train, test}] in domain order
+    inbox: [],
+    inboxSeq: 0,
+    examples: { intent: "", test: false, search: "", list: [], seq: 0 },
+    searchTimer: null,
+    job: null,
+    jobTimer: null,
+    jobSeq: 0,
+    jobLogKey: "",
+    resultKey: "",
+    models: [],
+    noticeTimer: null,
+  };
+
+  var $ = function (id) { return document.getElementById(id); };
+
+  // --- DOM helpers (text only) -------------------------------------------------
+
+  /** Create an element; `props` are set as properties (className, title, dataset…),
+   *  children are nodes or strings (strings become text nodes). */
+  function el(tag, props, children) {
+    var node = document.createElement(tag);
+    if (props) {
+      Object.keys(props).forEach(function (key) {
+        var value = props[key];
+        if (value === undefined || value === null) return;
+        if (key === "dataset") {
+          Object.keys(value).forEach(function (k) { node.dataset[k] = String(value[k]); });
+        } else if (key === "text") {
+          node.textContent = String(value);
+        } else {
+          node[key] = value;
+        }
+      });
+    }
+    (children || []).forEach(function (child) {
+      if (child === null || child === undefined || child === false) return;
+      node.appendChild(typeof child === "string" || typeof child === "number"
+        ? document.createTextNode(String(child)) : child);
+    });
+    return node;
+  }
+
+  function clear(node) {
+    while (node.firstChild) node.removeChild(node.firstChild);
+  }
+
+  function str(value) {
+    return value === null || value === undefined ? "" : String(value);
+  }
+
+  function num(value) {
+    var n = Number(value);
+    return value === null || value === undefined || isNaN(n) ? null : n;
+  }
+
+  function fixed(value, digits) {
+    var n = num(value);
+    return n === null ? "—" : n.toFixed(digits === undefined ? 3 : digits);
+  }
+
+  function percent(value) {
+    var n = num(value);
+    return n === null ? "—" : Math.round(n * 100) + "%";
+  }
+
+  function slug(text) {
+    return str(text).toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "");
+  }
+
+  // --- messages ----------------------------------------------------------------
+
+  function showNotice(message) {
+    var box = $("notice");
+    box.textContent = message;
+    box.title = message;
+    box.hidden = false;
+    clearTimeout(state.noticeTimer);
+    state.noticeTimer = setTimeout(function () { box.hidden = true; }, 8000);
+  }
+
+  function showPageError(message) {
+    var box = $("page-error");
+    box.textContent = message;
+    box.title = message;
+    box.hidden = !message;
+  }
+
+  function setInlineError(box, message) {
+    box.textContent = message || "";
+    box.hidden = !message;
+  }
+
+  /** Ask before a destructive or switching action; resolves to true on 确定. */
+  function confirmAction(title, message, okText) {
+    var dialog = $("confirm-dialog");
+    $("confirm-title").textContent = title;
+    $("confirm-message").textContent = message;
+    $("confirm-ok").textContent = okText || "确定";
+    return new Promise(function (resolve) {
+      var onClose = function () {
+        dialog.removeEventListener("close", onClose);
+        resolve(dialog.returnValue === "ok");
+      };
+      dialog.returnValue = "";
+      dialog.addEventListener("close", onClose);
+      dialog.showModal();
+      $("confirm-cancel").focus();
+    });
+  }
+
+  // --- API ---------------------------------------------------------------------
+
+  function ApiError(status, message) {
+    this.status = status;
+    this.message = message;
+  }
+
+  var FALLBACK_ERROR = {
+    400: "请求有误，请检查后重试",
+    401: "登录已过期，请重新登录",
+    403: "没有权限进行此操作",
+    404: "内容不存在或已被处理，请刷新",
+    409: "操作冲突，请刷新后重试",
+  };
+
+  /** fetch JSON with the session cookie; a 401 sends the trainer back to the login form. */
+  function api(method, path, body) {
+    var options = { method: method, credentials: "same-origin", headers: { Accept: "application/json" } };
+    if (body !== undefined) {
+      options.headers["Content-Type"] = "application/json";
+      options.body = JSON.stringify(body);
+    }
+    return fetch(path, options).then(
+      function (response) {
+        return response.text().then(function (raw) {
+          var data = null;
+          try { data = raw ? JSON.parse(raw) : null; } catch (e) { data = null; }
+          if (response.ok) return data;
+          var message = (data && typeof data === "object" && data.error) ||
+            FALLBACK_ERROR[response.status] || ("服务器出错了（" + response.status + "），请稍后重试");
+          if (response.status === 401 && path !== "/api/trainer/login") sessionLost();
+          throw new ApiError(response.status, String(message));
+        });
+      },
+      function () {
+        throw new ApiError(0, "网络连接失败，请检查网络后重试");
+      }
+    );
+  }
+
+  // --- login / logout ----------------------------------------------------------
+
+  function showLogin(message) {
+    $("workspace").hidden = true;
+    $("login-view").hidden = false;
+    $("login-error").textContent = message || "";
+    $("login-submit").disabled = false;
+    $("login-password").value = "";
+    ($("login-username").value ? $("login-password") : $("login-username")).focus();
+  }
+
+  function sessionLost() {
+    if (!state.me) return; // already on the login form
+    leaveWorkspace();
+    showLogin("登录已过期，请重新登录");
+  }
+
+  function onLoginSubmit(event) {
+    event.preventDefault();
+    var username = $("login-username").value.trim();
+    var password = $("login-password").value;
+    var errorBox = $("login-error");
+    if (!username || !password) {
+      errorBox.textContent = "请输入用户名和密码";
+      return;
+    }
+    errorBox.textContent = "";
+    $("login-submit").disabled = true;
+    api("POST", "/api/trainer/login", { username: username, password: password })
+      .then(function (data) { enterWorkspace(data && data.username ? data.username : username); })
+      .catch(function (err) {
+        errorBox.textContent = err.message;
+        $("login-submit").disabled = false;
+        $("login-password").select();
+      });
+  }
+
+  function onLogout() {
+    var done = function () {
+      leaveWorkspace();
+      showLogin("");
+    };
+    api("POST", "/api/trainer/logout").then(done, done);
+  }
+
+  function enterWorkspace(username) {
+    state.me = username;
+    $("me-name").textContent = username;
+    $("login-view").hidden = true;
+    $("workspace").hidden = false;
+    $("login-error").textContent = "";
+    $("login-password").value = "";
+    showPageError("");
+    loadIntents().then(function () {
+      renderInbox();
+      renderExamples();
+    });
+    loadInbox();
+    loadJob(); // shows a running or finished job, and polls while it runs
+    showTab(tabFromHash());
+  }
+
+  function leaveWorkspace() {
+    state.me = null;
+    clearTimeout(state.jobTimer);
+    state.jobTimer = null;
+    state.job = null;
+    state.jobLogKey = "";
+    state.resultKey = "";
+    state.inbox = [];
+    state.models = [];
+    clear($("inbox"));
+    clear($("examples"));
+    clear($("models"));
+    $("result").hidden = true;
+    $("job").hidden = true;
+    showPageError("");
+  }
+
+  // --- tabs ----------------------------------------------------------------------
+
+  function tabFromHash() {
+    var name = location.hash.replace(/^#/, "");
+    return TABS.indexOf(name) >= 0 ? name : "inbox";
+  }
+
+  function showTab(name) {
+    state.tab = name;
+    TABS.forEach(function (t) {
+      var selected = t === name;
+      $("tab-" + t).setAttribute("aria-selected", selected ? "true" : "false");
+      $("tab-" + t).tabIndex = selected ? 0 : -1;
+      $("panel-" + t).hidden = !selected;
+    });
+    if (location.hash !== "#" + name) history.replaceState(null, "", "#" + name);
+    if (!state.me) return;
+    if (name === "inbox") loadInbox();
+    else if (name === "examples") { loadIntents(); loadExamples(); }
+    else if (name === "retrain") loadJob();
+    else if (name === "models") loadModels();
+  }
+
+  function onTabClick(event) {
+    var tab = event.target.closest(".tab");
+    if (tab) showTab(tab.dataset.tab);
+  }
+
+  function onTabKey(event) {
+    if (event.key !== "ArrowRight" && event.key !== "ArrowLeft") return;
+    var i = TABS.indexOf(state.tab) + (event.key === "ArrowRight" ? 1 : -1);
+    var next = TABS[(i + TABS.length) % TABS.length];
+    showTab(next);
+    $("tab-" + next).focus();
+  }
+
+  // --- intents -----------------------------------------------------------------
+
+  function loadIntents() {
+    return api("GET", "/api/trainer/intents").then(function (intents) {
+      state.intents = Array.isArray(intents) ? intents : [];
+      renderIntentPicker();
+      renderIntentOptions($("example-intent"), state.examples.intent || "");
+    }).catch(function (err) {
+      if (err.status !== 401) showPageError("加载意图列表失败：" + err.message);
+    });
+  }
+
+  function intentLabel(name) {
+    for (var i = 0; i < state.intents.length; i++) {
+      if (state.intents[i].name === name) return str(state.intents[i].label);
+    }
+    return name === "nlu_fallback" ? "没听懂" : "";
+  }
+
+  /** "讲价/优惠 bargain" as two spans, the name in small monospace. */
+  function intentNodes(name) {
+    var label = intentLabel(name);
+    return [label || str(name), label ? el("span", { className: "intent-name", text: " " + str(name) }) : null];
+  }
+
+  function intentText(name) {
+    var label = intentLabel(name);
+    return label ? label + "（" + str(name) + "）" : str(name);
+  }
+
+  function renderIntentOptions(select, chosen, placeholder) {
+    clear(select);
+    if (placeholder) select.appendChild(el("option", { value: "", text: placeholder }));
+    state.intents.forEach(function (intent) {
+      select.appendChild(el("option", { value: str(intent.name), text: intentText(intent.name) }));
+    });
+    select.value = chosen || (placeholder ? "" : (state.intents[0] ? str(state.intents[0].name) : ""));
+  }
+
+  // --- inbox -------------------------------------------------------------------
+
+  function loadInbox() {
+    var seq = ++state.inboxSeq;
+    return api("GET", "/api/trainer/inbox").then(function (items) {
+      if (seq !== state.inboxSeq || !state.me) return;
+      state.inbox = Array.isArray(items) ? items : [];
+      renderInbox();
+    }).catch(function (err) {
+      if (err.status !== 401) showPageError("加载待处理内容失败：" + err.message);
+    });
+  }
+
+  function renderInboxCount() {
+    var badge = $("inbox-count");
+    badge.textContent = String(state.inbox.length);
+    badge.hidden = state.inbox.length === 0;
+  }
+
+  function renderInbox() {
+    var list = $("inbox");
+    clear(list);
+    state.inbox.forEach(function (item) { list.appendChild(inboxItemNode(item)); });
+    $("inbox-empty").hidden = state.inbox.length > 0;
+    renderInboxCount();
+  }
+
+  function inboxItemNode(item) {
+    var id = str(item.id);
+    var reasons = Array.isArray(item.reasons) ? item.reasons : [];
+    var labels = Array.isArray(item.reason_labels) ? item.reason_labels : reasons;
+    var top3 = Array.isArray(item.top3) ? item.top3 : [];
+    var suggestions = Array.isArray(item.suggestions) ? item.suggestions : [];
+    var context = Array.isArray(item.context) ? item.context : [];
+
+    var main = el("div", { className: "item-main" }, [
+      el("div", { className: "item-text-row" }, [
+        el("span", { className: "item-text", text: str(item.text) }),
+        Number(item.count) > 1 ? el("span", { className: "item-count", title: "买家说过的次数", text: "×" + str(item.count) }) : null,
+      ]),
+      el("div", { className: "reasons" }, labels.map(function (label, i) {
+        return el("span", { className: "reason reason-" + slug(reasons[i]), title: str(reasons[i]), text: str(label) });
+      })),
+      context.length ? contextNode(context, str(item.text)) : null,
+    ]);
+
+    var guesses = el("div", { className: "top3" }, [el("div", { className: "top3-title", text: "机器人的前三个猜测" })]);
+    if (!top3.length) guesses.appendChild(el("div", { className: "muted small-text", text: "没有记录" }));
+    top3.forEach(function (g) {
+      var c = Math.max(0, Math.min(1, num(g.confidence) || 0));
+      var bar = el("span");
+      bar.style.width = (c * 100).toFixed(1) + "%";
+      guesses.appendChild(el("div", { className: "guess" + (g.intent === "nlu_fallback" ? " fallback" : "") }, [
+        el("span", { className: "guess-name", title: intentText(g.intent) }, intentNodes(g.intent)),
+        el("span", { className: "guess-pct", text: percent(c) }),
+        el("span", { className: "bar", title: "置信度 " + c.toFixed(2) }, [bar]),
+      ]));
+    });
+
+    var select = el("select", { className: "intent-select" });
+    select.setAttribute("aria-label", "选择意图");
+    renderIntentOptions(select, "", "选择其他意图…");
+    var labelButton = el("button", { type: "button", className: "btn btn-primary btn-small", text: "加入训练集",
+      dataset: { action: "label" } });
+    var testButton = el("button", { type: "button", className: "btn btn-small", text: "作为测试样例",
+      title: "用所选意图加入测试集（只用来评估，不参与训练）", dataset: { action: "test" } });
+    var syncDisabled = function () {
+      labelButton.disabled = testButton.disabled = !select.value;
+    };
+    select.addEventListener("change", syncDisabled);
+    syncDisabled();
+
+    var actions = el("div", { className: "item-actions" }, [
+      suggestions.length ? el("span", { className: "actions-label", text: "一键标注：" }) : null,
+    ].concat(suggestions.map(function (name) {
+      return el("button", { type: "button", className: "label-btn", title: "加入训练集，意图：" + intentText(name),
+        dataset: { action: "label", intent: str(name) } }, intentNodes(name));
+    })).concat([
+      suggestions.length ? el("span", { className: "divider" }) : null,
+      select, labelButton, testButton,
+      el("span", { className: "spacer" }),
+      el("button", { type: "button", className: "btn btn-small btn-ghost", text: "忽略",
+        title: "这条不需要学习，不再显示", dataset: { action: "dismiss" } }),
+    ]));
+
+    var error = el("p", { className: "inline-error item-error", role: "alert" });
+    error.hidden = true;
+
+    var node = el("li", { className: "inbox-item", dataset: { itemId: id } }, [main, guesses, actions, error]);
+    actions.addEventListener("click", function (event) {
+      var button = event.target.closest("button[data-action]");
+      if (!button || button.disabled) return;
+      var action = button.dataset.action;
+      var intent = button.dataset.intent || (action === "dismiss" ? "" : select.value);
+      decide(item, node, action, intent);
+    });
+    return node;
+  }
+
+  function contextNode(context, itemText) {
+    return el("details", { className: "item-context" }, [
+      el("summary", { text: "对话上下文（" + context.length + " 条）" }),
+      el("ol", { className: "context-lines" }, context.map(function (line) {
+        var speaker = str(line && line.speaker);
+        var text = str(line && line.text);
+        var classes = "ctx-" + slug(speaker) + (speaker === "buyer" && text === itemText ? " ctx-this" : "");
+        return el("li", { className: classes }, [
+          el("span", { className: "ctx-speaker", text: SPEAKER_LABEL[speaker] || speaker }),
+          el("span", { className: "ctx-text", text: text }),
+        ]);
+      })),
+    ]);
+  }
+
+  function setItemBusy(node, busy) {
+    node.classList.toggle("busy", busy);
+    Array.prototype.forEach.call(node.querySelectorAll("button, select"), function (control) {
+      if (busy) {
+        control.dataset.wasDisabled = control.disabled ? "1" : "";
+        control.disabled = true;
+      } else {
+        control.disabled = control.dataset.wasDisabled === "1";
+      }
+    });
+  }
+
+  function decide(item, node, action, intent) {
+    var error = node.querySelector(".item-error");
+    if (action !== "dismiss" && !intent) {
+      setInlineError(error, "请先选择意图");
+      return;
+    }
+    setInlineError(error, "");
+    setItemBusy(node, true);
+    var body = { action: action };
+    if (action !== "dismiss") body.intent = intent;
+    api("POST", "/api/trainer/inbox/" + encodeURIComponent(str(item.id)), body).then(function (data) {
+      var what = ACTION_DONE[action] || "已处理";
+      var where = data && data.file ? "，写入 " + str(data.file) : "";
+      var intentPart = action === "dismiss" ? "" : "（" + intentText(intent) + "）";
+      showNotice(what + intentPart + where + "：“" + str(item.text) + "”");
+      removeInboxItem(item, node);
+      if (action !== "dismiss") loadIntents(); // counts changed
+    }).catch(function (err) {
+      if (err.status === 401) return;
+      setItemBusy(node, false);
+      if (err.status === 404) {
+        setInlineError(error, "这条已经被处理过了（可能是其他训练师），已从列表移除");
+        setTimeout(function () { removeInboxItem(item, node); }, 1500);
+        return;
+      }
+      setInlineError(error, err.message);
+    });
+  }
+
+  function removeInboxItem(item, node) {
+    state.inbox = state.inbox.filter(function (i) { return i.id !== item.id; });
+    renderInboxCount();
+    node.classList.add("leaving");
+    setTimeout(function () {
+      if (node.parentNode) node.parentNode.removeChild(node);
+      $("inbox-empty").hidden = state.inbox.length > 0;
+    }, 350);
+  }
+
+  // --- examples ----------------------------------------------------------------
+
+  function renderIntentPicker() {
+    var list = $("intent-list");
+    clear(list);
+    var total = { train: 0, test: 0 };
+    state.intents.forEach(function (i) {
+      total.train += Number(i.train) || 0;
+      total.test += Number(i.test) || 0;
+    });
+    var entries = [{ name: "", label: "全部意图", train: total.train, test: total.test }].concat(state.intents);
+    entries.forEach(function (intent) {
+      var name = str(intent.name);
+      var item = el("li", {
+        className: "intent-item" + (name === state.examples.intent ? " selected" : ""),
+        tabIndex: 0, dataset: { intent: name },
+      }, [
+        el("span", { className: "label", text: intent.label || name }),
+        el("span", { className: "counts", title: "训练样例 / 测试样例", text: str(intent.train) + " / " + str(intent.test) }),
+        name ? el("span", { className: "intent-name", text: name }) : null,
+      ]);
+      item.setAttribute("role", "button");
+      item.setAttribute("aria-pressed", name === state.examples.intent ? "true" : "false");
+      list.appendChild(item);
+    });
+  }
+
+  function onIntentPick(event) {
+    if (event.type === "keydown" && event.key !== "Enter" && event.key !== " ") return;
+    var item = event.target.closest(".intent-item");
+    if (!item) return;
+    event.preventDefault();
+    state.examples.intent = item.dataset.intent;
+    renderIntentPicker();
+    if (state.examples.intent) $("example-intent").value = state.examples.intent;
+    loadExamples();
+  }
+
+  function setExampleSet(test) {
+    state.examples.test = test;
+    $("set-train").classList.toggle("active", !test);
+    $("set-test").classList.toggle("active", test);
+    $("set-train").setAttribute("aria-pressed", test ? "false" : "true");
+    $("set-test").setAttribute("aria-pressed", test ? "true" : "false");
+    $("example-add-submit").textContent = test ? "添加到测试集" : "添加到训练集";
+    loadExamples();
+  }
+
+  function loadExamples() {
+    var ex = state.examples;
+    var seq = ++ex.seq;
+    var query = [];
+    if (ex.intent) query.push("intent=" + encodeURIComponent(ex.intent));
+    if (ex.search) query.push("search=" + encodeURIComponent(ex.search));
+    if (ex.test) query.push("test=1");
+    renderExamplesTitle();
+    return api("GET", "/api/trainer/examples" + (query.length ? "?" + query.join("&") : "")).then(function (list) {
+      if (seq !== ex.seq || !state.me) return;
+      ex.list = Array.isArray(list) ? list : [];
+      renderExamples();
+    }).catch(function (err) {
+      if (err.status === 401 || seq !== ex.seq) return;
+      ex.list = [];
+      renderExamples();
+      $("examples-summary").textContent = "加载样例失败：" + err.message;
+    });
+  }
+
+  function renderExamplesTitle() {
+    var ex = state.examples;
+    $("examples-title").textContent = ex.intent ? intentText(ex.intent) : "全部意图";
+  }
+
+  function renderExamples() {
+    var ex = state.examples;
+    renderExamplesTitle();
+    var list = $("examples");
+    clear(list);
+    ex.list.forEach(function (example) { list.appendChild(exampleNode(example)); });
+    var which = ex.test ? "测试集" : "训练集";
+    $("examples-summary").textContent = ex.list.length
+      ? which + "中共 " + ex.list.length + " 条" + (ex.search ? "包含“" + ex.search + "”的" : "") + "样例"
+      : which + "中没有" + (ex.search ? "包含“" + ex.search + "”的" : "") + "样例";
+  }
+
+  /** The example's text with entity annotations — [藏青色](color) — highlighted. */
+  function annotatedText(text) {
+    var out = el("span", { className: "example-text" });
+    var pattern = /\[([^\]]+)\](?:\(([^)]+)\)|(\{[^}]*\}))/g;
+    var last = 0;
+    var match;
+    text = str(text);
+    while ((match = pattern.exec(text)) !== null) {
+      if (match.index > last) out.appendChild(document.createTextNode(text.slice(last, match.index)));
+      var entity = match[2] ? match[2].split(":")[0] : "";
+      if (match[3]) {
+        try { entity = str(JSON.parse(match[3]).entity); } catch (e) { entity = match[3]; }
+      }
+      out.appendChild(el("span", { className: "entity", title: "实体：" + entity + "（" + match[0] + "）" }, [
+        match[1], el("span", { className: "entity-type", text: entity }),
+      ]));
+      last = pattern.lastIndex;
+    }
+    if (last < text.length) out.appendChild(document.createTextNode(text.slice(last)));
+    return out;
+  }
+
+  function exampleNode(example) {
+    var node = el("li", { className: "example" });
+    var error = el("p", { className: "inline-error", role: "alert" });
+    error.hidden = true;
+
+    var showView = function () {
+      clear(node);
+      node.appendChild(annotatedText(example.text));
+      if (!state.examples.intent) node.appendChild(el("span", { className: "example-meta", title: intentText(example.intent) }, intentNodes(example.intent)));
+      node.appendChild(el("span", { className: "example-meta", text: str(example.file) }));
+      var edit = el("button", { type: "button", className: "btn-link", text: "编辑" });
+      var remove = el("button", { type: "button", className: "btn-link danger", text: "删除" });
+      edit.addEventListener("click", showEdit);
+      remove.addEventListener("click", onDelete);
+      node.appendChild(edit);
+      node.appendChild(remove);
+      node.appendChild(error);
+    };
+
+    var showEdit = function () {
+      clear(node);
+      setInlineError(error, "");
+      var input = el("input", { type: "text", className: "example-edit", value: str(example.text), maxLength: 200 });
+      input.setAttribute("aria-label", "修改样例");
+      var save = el("button", { type: "button", className: "btn btn-primary btn-small", text: "保存" });
+      var cancel = el("button", { type: "button", className: "btn btn-small", text: "取消" });
+      var submit = function () {
+        var newText = input.value.trim();
+        if (!newText) { setInlineError(error, "样例不能为空"); return; }
+        if (newText === example.text) { showView(); return; }
+        save.disabled = cancel.disabled = input.disabled = true;
+        var body = { intent: example.intent, text: example.text, new_text: newText };
+        if (state.examples.test) body.test = true;
+        api("PUT", "/api/trainer/examples", body).then(function (updated) {
+          example.text = updated && updated.text ? updated.text : newText;
+          if (updated && updated.file) example.file = updated.file;
+          showView();
+          showNotice("已保存，写入 " + str(example.file));
+        }).catch(function (err) {
+          save.disabled = cancel.disabled = input.disabled = false;
+          if (err.status !== 401) setInlineError(error, err.message);
+          input.focus();
+        });
+      };
+      save.addEventListener("click", submit);
+      cancel.addEventListener("click", showView);
+      input.addEventListener("keydown", function (event) {
+        if (event.key === "Enter" && !event.isComposing && event.keyCode !== 229) { event.preventDefault(); submit(); }
+        else if (event.key === "Escape") showView();
+      });
+      node.appendChild(input);
+      node.appendChild(save);
+      node.appendChild(cancel);
+      node.appendChild(error);
+      input.focus();
+    };
+
+    var onDelete = function () {
+      var where = state.examples.test ? "测试集" : "训练集";
+      confirmAction("删除样例", "从" + where + "删除这条样例？\n“" + str(example.text) + "”\n意图：" + intentText(example.intent), "删除")
+        .then(function (ok) {
+          if (!ok) return;
+          var body = { intent: example.intent, text: example.text };
+          if (state.examples.test) body.test = true;
+          api("DELETE", "/api/trainer/examples", body).then(function () {
+            state.examples.list = state.examples.list.filter(function (e) { return e !== example; });
+            renderExamples();
+            loadIntents();
+            showNotice("已删除：“" + str(example.text) + "”");
+          }).catch(function (err) {
+            if (err.status !== 401) setInlineError(error, "删除失败：" + err.message);
+          });
+        });
+    };
+
+    showView();
+    return node;
+  }
+
+  function onAddExample(event) {
+    event.preventDefault();
+    var input = $("example-text");
+    var text = input.value.trim();
+    var intent = $("example-intent").value;
+    var error = $("example-add-error");
+    if (!text) { setInlineError(error, "请输入样例内容"); input.focus(); return; }
+    if (!intent) { setInlineError(error, "请选择意图"); return; }
+    setInlineError(error, "");
+    $("example-add-submit").disabled = true;
+    api("POST", "/api/trainer/examples", { intent: intent, text: text, test: state.examples.test }).then(function (added) {
+      $("example-add-submit").disabled = false;
+      input.value = "";
+      input.focus();
+      showNotice("已添加到" + (state.examples.test ? "测试集" : "训练集") + "（" + intentText(intent) + "），写入 " +
+        str(added && added.file));
+      loadIntents();
+      loadExamples();
+    }).catch(function (err) {
+      $("example-add-submit").disabled = false;
+      if (err.status !== 401) setInlineError(error, err.message);
+    });
+  }
+
+  function onSearchInput() {
+    clearTimeout(state.searchTimer);
+    state.searchTimer = setTimeout(function () {
+      state.examples.search = $("example-search").value.trim();
+      loadExamples();
+    }, SEARCH_DELAY_MS);
+  }
+
+  // --- validate & retrain ------------------------------------------------------
+
+  function onValidate() {
+    var box = $("validate-result");
+    var button = $("validate");
+    button.disabled = true;
+    button.textContent = "校验中…";
+    clear(box);
+    box.appendChild(el("span", { className: "muted", text: "正在校验，可能需要半分钟…" }));
+    api("POST", "/api/trainer/validate").then(function (data) {
+      clear(box);
+      var problems = data && Array.isArray(data.problems) ? data.problems : [];
+      if (data && data.ok) {
+        box.appendChild(el("div", { className: "validate-ok", text: "✓ 数据校验通过，可以开始训练" }));
+      } else {
+        box.appendChild(el("div", { className: "validate-bad" }, [
+          el("strong", { text: "发现 " + problems.length + " 个问题：" }),
+          el("ul", null, problems.map(function (p) { return el("li", { text: str(p) }); })),
+        ]));
+      }
+      if (data && data.output) {
+        box.appendChild(el("details", { className: "validate-output" }, [
+          el("summary", { text: "rasa data validate 输出" }), el("pre", { text: str(data.output) }),
+        ]));
+      }
+    }).catch(function (err) {
+      clear(box);
+      if (err.status !== 401) box.appendChild(el("div", { className: "validate-bad", text: "校验失败：" + err.message }));
+    }).then(function () {
+      button.disabled = false;
+      button.textContent = "校验数据";
+    });
+  }
+
+  function onRetrain() {
+    var error = $("retrain-error");
+    setInlineError(error, "");
+    $("retrain-start").disabled = true;
+    api("POST", "/api/trainer/retrain").then(function (data) {
+      showNotice("训练已开始");
+      setJob(data && data.job ? data.job : null);
+      if (!data || !data.job) loadJob();
+    }).catch(function (err) {
+      if (err.status === 401) return;
+      setInlineError(error, err.message);
+      loadJob(); // a 409 means a job is running: show it
+    });
+  }
+
+  function loadJob() {
+    var seq = ++state.jobSeq;
+    return api("GET", "/api/trainer/retrain").then(function (data) {
+      if (seq !== state.jobSeq || !state.me) return;
+      setJob(data ? data.job : null);
+    }).catch(function (err) {
+      if (err.status === 401 || !state.me) return;
+      // Keep polling through a blip while a job runs; say so.
+      setInlineError($("retrain-error"), "获取训练进度失败：" + err.message);
+      if (state.job && state.job.state === "running") schedulePoll();
+    });
+  }
+
+  function schedulePoll() {
+    clearTimeout(state.jobTimer);
+    state.jobTimer = setTimeout(function () {
+      state.jobTimer = null;
+      if (state.me) loadJob();
+    }, POLL_MS);
+  }
+
+  function setJob(job) {
+    var wasRunning = !!(state.job && state.job.state === "running");
+    state.job = job && typeof job === "object" ? job : null;
+    var running = !!(state.job && state.job.state === "running");
+    renderJob();
+    if (running) {
+      schedulePoll();
+    } else {
+      clearTimeout(state.jobTimer);
+      state.jobTimer = null;
+      if (wasRunning) {
+        setInlineError($("retrain-error"), "");
+        var outcome = state.job && state.job.result ? OUTCOME_LABEL[state.job.result.outcome] : "";
+        showNotice("训练结束" + (outcome ? "：" + outcome : ""));
+        if (state.tab === "models" || state.models.length) loadModels();
+        loadIntents();
+      }
+    }
+  }
+
+  function elapsed(from, to) {
+    var a = Date.parse(from);
+    var b = to ? Date.parse(to) : Date.now();
+    if (isNaN(a) || isNaN(b)) return "";
+    var s = Math.max(0, Math.round((b - a) / 1000));
+    return (s >= 60 ? Math.floor(s / 60) + " 分 " : "") + (s % 60) + " 秒";
+  }
+
+  function clockTime(iso) {
+    var d = new Date(Date.parse(iso));
+    if (isNaN(d.getTime())) return str(iso);
+    var pad = function (n) { return (n < 10 ? "0" : "") + n; };
+    return pad(d.getMonth() + 1) + "-" + pad(d.getDate()) + " " + pad(d.getHours()) + ":" + pad(d.getMinutes());
+  }
+
+  function renderJob() {
+    var job = state.job;
+    var running = !!(job && job.state === "running");
+    $("retrain-start").disabled = running;
+    $("retrain-start").textContent = running ? "训练中…" : "开始训练";
+    $("retrain-dot").hidden = !running;
+    $("job").hidden = !job;
+    if (!job) {
+      state.resultKey = "";
+      $("result").hidden = true;
+      return;
+    }
+    var pct = Math.max(0, Math.min(100, num(job.percent) || 0));
+    $("job").classList.toggle("finished", !running);
+    $("job-phase").textContent = running
+      ? str(job.phase_label || PHASE_LABEL[job.phase] || job.phase)
+      : "已完成";
+    $("job-percent").textContent = Math.round(pct) + "%";
+    $("job-bar").style.width = pct + "%";
+    $("job-progress").setAttribute("aria-valuenow", String(Math.round(pct)));
+    $("job-time").textContent = "开始于 " + clockTime(job.started_at) + " · " +
+      (running ? "已用时 " : "用时 ") + elapsed(job.started_at, job.finished_at);
+
+    var log = Array.isArray(job.log) ? job.log.map(str).join("\n") : "";
+    if (log !== state.jobLogKey) {
+      state.jobLogKey = log;
+      var pre = $("job-log");
+      pre.textContent = log || "（暂无输出）";
+      pre.scrollTop = pre.scrollHeight;
+    }
+    renderResult(running ? null : job.result);
+  }
+
+  // --- evaluation ----------------------------------------------------------------
+
+  function renderResult(result) {
+    var key = JSON.stringify(result || null);
+    if (key === state.resultKey) return;
+    state.resultKey = key;
+    $("result").hidden = !result;
+    if (!result) return;
+
+    var outcome = str(result.outcome);
+    $("result-banner").className = "result-banner outcome-" + slug(outcome);
+    $("result-banner").dataset.outcome = outcome;
+    $("result-outcome").textContent = OUTCOME_LABEL[outcome] || outcome;
+    $("result-message").textContent = str(result.message);
+    var reasons = $("result-reasons");
+    clear(reasons);
+    (Array.isArray(result.reasons) ? result.reasons : []).forEach(function (r) {
+      reasons.appendChild(el("li", { text: str(r) }));
+    });
+    var link = $("report-link");
+    link.hidden = !result.report_url;
+    link.href = result.report_url ? str(result.report_url) : "#";
+
+    var candidate = result.candidate && typeof result.candidate === "object" ? result.candidate : null;
+    var serving = result.serving && typeof result.serving === "object" ? result.serving : null;
+    $("evaluation").hidden = !candidate && !serving;
+    renderSummary(candidate, serving);
+    renderPerIntent(candidate, serving);
+    renderConfusion(result.confusion_url);
+    renderErrors(candidate);
+  }
+
+  /** "better", "worse" or "" for new vs old (higher is better). */
+  function change(newValue, oldValue) {
+    var a = num(newValue);
+    var b = num(oldValue);
+    if (a === null || b === null) return "";
+    if (a - b > CHANGE_EPSILON) return "better";
+    if (b - a > CHANGE_EPSILON) return "worse";
+    return "";
+  }
+
+  function delta(newValue, oldValue) {
+    var a = num(newValue);
+    var b = num(oldValue);
+    if (a === null || b === null) return "—";
+    var d = a - b;
+    if (Math.abs(d) < 0.0005) return "±0";
+    return (d > 0 ? "+" : "−") + Math.abs(d).toFixed(3);
+  }
+
+  function metricCell(value, against, extraClass) {
+    var c = change(value, against);
+    return el("td", { className: "num" + (c ? " " + c : "") + (extraClass ? " " + extraClass : ""), text: fixed(value) });
+  }
+
+  function modelHeader(label, evaluation) {
+    return el("th", { className: "num", title: evaluation ? str(evaluation.model) : "" }, [
+      label, evaluation ? el("div", { className: "intent-name", text: shortModel(evaluation.model) }) : null,
+    ]);
+  }
+
+  function shortModel(name) {
+    var s = str(name);
+    return s.length > 26 ? s.slice(0, 12) + "…" + s.slice(-12) : s;
+  }
+
+  function renderSummary(candidate, serving) {
+    var table = $("summary-table");
+    clear(table);
+    table.appendChild(el("thead", null, [el("tr", null, [
+      el("th", { text: "指标" }), modelHeader("候选模型", candidate), modelHeader("当前模型", serving),
+      el("th", { className: "num", text: "变化" }),
+    ])]));
+    var rows = [["准确率 accuracy", "accuracy"], ["宏平均 F1 macro-F1", "macro_f1"]];
+    table.appendChild(el("tbody", null, rows.map(function (row) {
+      var c = candidate ? candidate[row[1]] : null;
+      var s = serving ? serving[row[1]] : null;
+      var ch = change(c, s);
+      return el("tr", { className: ch ? "changed-" + ch : "" }, [
+        el("td", { text: row[0] }), metricCell(c, s), el("td", { className: "num", text: fixed(s) }),
+        el("td", { className: "num" + (ch ? " " + ch : ""), text: serving ? delta(c, s) : "—" }),
+      ]);
+    })));
+  }
+
+  function renderPerIntent(candidate, serving) {
+    var table = $("intent-table");
+    clear(table);
+    var cand = candidate && candidate.per_intent && typeof candidate.per_intent === "object" ? candidate.per_intent : {};
+    var serv = serving && serving.per_intent && typeof serving.per_intent === "object" ? serving.per_intent : {};
+    // Domain order first, then anything else the evaluation mentions.
+    var names = state.intents.map(function (i) { return str(i.name); }).filter(function (n) { return n in cand || n in serv; });
+    Object.keys(cand).concat(Object.keys(serv)).forEach(function (n) { if (names.indexOf(n) < 0) names.push(n); });
+
+    table.appendChild(el("thead", null, [
+      el("tr", null, [
+        el("th", { text: "意图", rowSpan: 2 }), el("th", { className: "num", text: "样例数", rowSpan: 2 }),
+        el("th", { className: "num group-start", text: "候选模型", colSpan: 3 }),
+        el("th", { className: "num group-start", text: "当前模型", colSpan: 3 }),
+        el("th", { className: "num group-start", text: "F1 变化", rowSpan: 2 }),
+      ]),
+      el("tr", null, ["P", "R", "F1", "P", "R", "F1"].map(function (h, i) {
+        return el("th", { className: "num" + (i % 3 === 0 ? " group-start" : ""), text: h });
+      })),
+    ]));
+    var body = el("tbody");
+    names.forEach(function (name) {
+      var c = cand[name] || {};
+      var s = serv[name] || null;
+      var ch = s ? change(c.f1, s.f1) : "";
+      body.appendChild(el("tr", { className: ch ? "changed-" + ch : "", dataset: { intent: name } }, [
+        el("td", { title: name }, intentNodes(name)),
+        el("td", { className: "num", text: str(c.support !== undefined ? c.support : s ? s.support : "") }),
+        metricCell(c.precision, s && s.precision, "group-start"), metricCell(c.recall, s && s.recall), metricCell(c.f1, s && s.f1),
+        el("td", { className: "num group-start", text: s ? fixed(s.precision) : "—" }),
+        el("td", { className: "num", text: s ? fixed(s.recall) : "—" }),
+        el("td", { className: "num", text: s ? fixed(s.f1) : "—" }),
+        el("td", { className: "num group-start" + (ch ? " " + ch : ""), text: s ? delta(c.f1, s.f1) : "—" }),
+      ]));
+    });
+    table.appendChild(body);
+  }
+
+  function renderConfusion(url) {
+    var img = $("confusion-img");
+    if (url) {
+      img.src = str(url);
+      img.hidden = false;
+      $("confusion-missing").hidden = true;
+    } else {
+      img.removeAttribute("src");
+      img.hidden = true;
+      $("confusion-missing").hidden = false;
+    }
+  }
+
+  function renderErrors(candidate) {
+    var table = $("errors-table");
+    clear(table);
+    var errors = candidate && Array.isArray(candidate.errors) ? candidate.errors : [];
+    $("errors-count").textContent = String(errors.length);
+    $("errors-empty").hidden = errors.length > 0 || !candidate;
+    if (!errors.length) return;
+    table.appendChild(el("thead", null, [el("tr", null, [
+      el("th", { text: "测试句" }), el("th", { text: "应为" }), el("th", { text: "识别为" }), el("th", { className: "num", text: "置信度" }),
+    ])]));
+    table.appendChild(el("tbody", null, errors.map(function (e) {
+      var row = Array.isArray(e) ? e : [e && e.text, e && e.truth, e && e.predicted, e && e.confidence];
+      return el("tr", null, [
+        el("td", { className: "msg", text: str(row[0]) }),
+        el("td", { title: str(row[1]) }, intentNodes(row[1])),
+        el("td", { title: str(row[2]) }, intentNodes(row[2])),
+        el("td", { className: "num", text: fixed(row[3], 2) }),
+      ]);
+    })));
+  }
+
+  // --- models ------------------------------------------------------------------
+
+  function loadModels() {
+    return api("GET", "/api/trainer/models").then(function (models) {
+      if (!state.me) return;
+      state.models = Array.isArray(models) ? models : [];
+      renderModels();
+    }).catch(function (err) {
+      if (err.status !== 401) setInlineError($("models-error"), "加载模型列表失败：" + err.message);
+    });
+  }
+
+  function renderModels() {
+    var body = $("models");
+    clear(body);
+    state.models.forEach(function (m) {
+      var activate = el("button", { type: "button", className: "btn btn-small", text: "设为当前", disabled: !!m.active });
+      activate.addEventListener("click", function () { onActivate(m); });
+      body.appendChild(el("tr", { className: m.active ? "active" : "", dataset: { model: str(m.name) } }, [
+        el("td", { className: "model-name", text: str(m.name) }),
+        el("td", { text: str(m.created) }),
+        el("td", { className: "num", text: m.size_mb === null || m.size_mb === undefined ? "—" : str(m.size_mb) + " MB" }),
+        el("td", null, [
+          m.active ? el("span", { className: "badge badge-active", text: "当前" }) : null,
+          m.previous ? el("span", { className: "badge badge-previous", text: "上一个" }) : null,
+        ]),
+        el("td", { className: "num" }, [m.active ? null : activate]),
+      ]));
+    });
+    $("models-empty").hidden = state.models.length > 0;
+    $("rollback").disabled = !state.models.some(function (m) { return m.previous; });
+  }
+
+  function switched(data, what) {
+    setInlineError($("models-error"), "");
+    var name = str(data && data.active);
+    if (data && data.swapped) {
+      showNotice(what + "：" + name + "，正在运行的机器人已切换");
+    } else {
+      showNotice(what + "：" + name);
+      setInlineError($("models-error"),
+        "已设为当前模型，但没有连上正在运行的机器人服务（Rasa），它还在用旧模型；重启服务（./shop run）后生效。");
+    }
+    loadModels();
+  }
+
+  function onActivate(model) {
+    confirmAction("切换模型", "把正在服务的模型切换为：\n" + str(model.name) + "（" + str(model.created) + "）？\n对话不会中断。", "切换")
+      .then(function (ok) {
+        if (!ok) return;
+        api("POST", "/api/trainer/models/activate", { name: model.name }).then(function (data) {
+          switched(data, "已设为当前模型");
+        }).catch(function (err) {
+          if (err.status !== 401) setInlineError($("models-error"), "切换失败：" + err.message);
+        });
+      });
+  }
+
+  function onRollback() {
+    var previous = state.models.filter(function (m) { return m.previous; })[0];
+    var message = previous
+      ? "回退到上一个模型：\n" + str(previous.name) + "（" + str(previous.created) + "）？\n对话不会中断。"
+      : "回退到上一个模型？";
+    confirmAction("回退模型", message, "回退").then(function (ok) {
+      if (!ok) return;
+      $("rollback").disabled = true;
+      api("POST", "/api/trainer/models/rollback").then(function (data) {
+        switched(data, "已回退到");
+      }).catch(function (err) {
+        $("rollback").disabled = false;
+        if (err.status !== 401) setInlineError($("models-error"), err.message);
+      });
+    });
+  }
+
+  // --- wiring ------------------------------------------------------------------
+
+  function init() {
+    $("login-form").addEventListener("submit", onLoginSubmit);
+    $("logout").addEventListener("click", onLogout);
+    document.querySelector(".tabs").addEventListener("click", onTabClick);
+    document.querySelector(".tabs").addEventListener("keydown", onTabKey);
+    window.addEventListener("hashchange", function () {
+      if (tabFromHash() !== state.tab) showTab(tabFromHash());
+    });
+    $("inbox-refresh").addEventListener("click", loadInbox);
+    $("intent-list").addEventListener("click", onIntentPick);
+    $("intent-list").addEventListener("keydown", onIntentPick);
+    $("set-train").addEventListener("click", function () { setExampleSet(false); });
+    $("set-test").addEventListener("click", function () { setExampleSet(true); });
+    $("example-search").addEventListener("input", onSearchInput);
+    $("example-add").addEventListener("submit", onAddExample);
+    $("validate").addEventListener("click", onValidate);
+    $("retrain-start").addEventListener("click", onRetrain);
+    $("models-refresh").addEventListener("click", loadModels);
+    $("rollback").addEventListener("click", onRollback);
+    $("confusion-img").addEventListener("error", function () {
+      $("confusion-img").hidden = true;
+      $("confusion-missing").hidden = false;
+      $("confusion-missing").textContent = "混淆矩阵图加载失败";
+    });
+    // While a job runs, keep the elapsed time ticking between polls.
+    setInterval(function () { if (state.job && state.job.state === "running") renderJobTime(); }, 1000);
+
+    api("GET", "/api/trainer/me").then(function (data) {
+      enterWorkspace(data.username);
+    }).catch(function (err) {
+      showLogin(err.status === 401 ? "" : err.message);
+    });
+  }
+
+  function renderJobTime() {
+    var job = state.job;
+    $("job-time").textContent = "开始于 " + clockTime(job.started_at) + " · 已用时 " + elapsed(job.started_at, null);
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
+  else init();
+})();
