@@ -16,6 +16,7 @@ from bot import db
 from bot.config import settings
 from bot.models import Base, Product
 from bot.policy import PolicyError, policy
+from bot.training import TrainingFailed
 
 
 def init_db(reseed: bool = False, now: datetime | None = None) -> None:
@@ -32,18 +33,20 @@ def init_db(reseed: bool = False, now: datetime | None = None) -> None:
             print("Shop database already holds data; not seeding.", flush=True)
 
 
-def _demo_agent() -> str | None:
-    """On a shop with no agents yet, create 'demo' with a random password (printed once)."""
+def _demo_account(role_name: str) -> str | None:
+    """On a shop with no accounts of this role yet, create 'demo' with a random password (printed once)."""
     import secrets
 
-    from bot.models import AgentAccount
-    from bot.web.agents import create_agent
+    from bot.web.accounts import AGENT, TRAINER, create_account
 
+    role = {"agent": AGENT, "trainer": TRAINER}[role_name]
+    Base.metadata.create_all(db.engine())  # tables added since this shop was created
     with db.session_scope() as session:
-        if session.scalar(select(func.count()).select_from(AgentAccount)):
+        if session.scalar(select(func.count()).select_from(role.account)):
             return None
         password = secrets.token_urlsafe(9)
-        create_agent(session, "demo", "演示客服", password, policy().now())
+        display = {"agent": "演示客服", "trainer": "演示训练师"}[role_name]
+        create_account(session, role, "demo", display, password, policy().now())
         return password
 
 
@@ -114,7 +117,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     init_db()
     env = service_env()
     model = serving_model(train_if_stale(env))
-    demo_password = _demo_agent()
+    demo_passwords = {role: _demo_account(role) for role in ("agent", "trainer")}
     print("Starting the action server, the Rasa server and the chat gateway …", flush=True)
     processes = [action_server(env), rasa_server(model, env), gateway(env)]
     seconds = start_all(processes)
@@ -123,10 +126,16 @@ def cmd_run(args: argparse.Namespace) -> int:
         f"  Shop page with the chat widget: http://127.0.0.1:{s.gateway_port}/\n"
         f"  Agents' console:                http://127.0.0.1:{s.gateway_port}/console"
         "  (more accounts: ./shop agent-add NAME)\n"
+        f"  Trainers' console:              http://127.0.0.1:{s.gateway_port}/trainer"
+        "  (more accounts: ./shop trainer-add NAME)\n"
         f"  Terminal chat:                  ./shop shell  (in another terminal)\n"
         f"  Rasa REST (127.0.0.1 only):     http://127.0.0.1:{s.rasa_port}/webhooks/rest/webhook\n"
         f"  Logs:                           {s.var_dir / 'logs'}\n"
-        + (f"  Demo agent account:             demo / {demo_password}\n" if demo_password else "")
+        + "".join(
+            f"  Demo {role} account:{' ' * (14 - len(role))}demo / {password}\n"
+            for role, password in demo_passwords.items()
+            if password
+        )
         + "Press Ctrl-C to stop.",
         flush=True,
     )
@@ -202,21 +211,22 @@ def cmd_resume(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_agent(args: argparse.Namespace) -> int:
-    """Create an agent account; the password is read from standard input."""
+def cmd_account(args: argparse.Namespace) -> int:
+    """Create an agent or trainer account; the password is read from standard input."""
     import getpass
 
-    from bot.web.agents import create_agent
+    from bot.web.accounts import AGENT, TRAINER, create_account
 
+    role = AGENT if args.command == "agent-add" else TRAINER
     Base.metadata.create_all(db.engine())
     password = sys.stdin.readline().strip() if not sys.stdin.isatty() else getpass.getpass("Password: ")
     try:
         with db.session_scope() as session:
-            create_agent(session, args.username, args.name or args.username, password, policy().now())
+            create_account(session, role, args.username, args.name or args.username, password, policy().now())
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(f"Agent '{args.username}' created.")
+    print(f"{role.name.capitalize()} '{args.username}' created.")
     return 0
 
 
@@ -281,27 +291,52 @@ def cmd_inbox(args: argparse.Namespace) -> int:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     """Check the training data before a retrain: clashes between intents, then Rasa's own checks."""
-    import subprocess
-
     from bot.processes import service_env
-    from bot.trainer.examples import ExampleError, TrainingData, example_key
+    from bot.trainer.pipeline import Progress, data_problems
 
-    try:
-        data = TrainingData()
-        owners: dict[str, set[str]] = {}
-        for example in [*data.examples(), *data.examples(test=True)]:
-            owners.setdefault(example_key(example.text), set()).add(example.intent)
-    except ExampleError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    clashes = {key: intents for key, intents in owners.items() if len(intents) > 1}
-    for key, intents in clashes.items():
-        print(f"clash: '{key}' is an example of {', '.join(sorted(intents))}", file=sys.stderr)
-    print("Running rasa data validate …", flush=True)
-    rasa = subprocess.run([sys.executable, "-m", "rasa", "data", "validate", "--fail-on-warnings"], env=service_env())
-    ok = not clashes and rasa.returncode == 0
-    print("Training data is valid." if ok else "Training data has problems (see above).")
-    return 0 if ok else 1
+    print("Checking the training data (clashes between intents, rasa data validate) …", flush=True)
+    problems = data_problems(service_env(), Progress(lambda event: print(event["log"]) if "log" in event else None))
+    for problem in problems:
+        print(f"problem: {problem}", file=sys.stderr)
+    print("Training data is valid." if not problems else "Training data has problems (see above).")
+    return 0 if not problems else 1
+
+
+def cmd_retrain(args: argparse.Namespace) -> int:
+    """Validate, train, evaluate against the serving model, activate if the gate passes (exit 0/1/2)."""
+    from bot.processes import service_env
+    from bot.trainer.pipeline import PHASES, retrain
+
+    shown = {"phase": ""}
+
+    def show(event: dict) -> None:
+        if args.json:  # one JSON object per line, for the trainers' console
+            print(json.dumps(event, ensure_ascii=False), flush=True)
+            return
+        if event["phase"] != shown["phase"]:
+            shown["phase"] = event["phase"]
+            print(f"== {event['phase']} ({PHASES[event['phase']]}) {event['percent']}%", flush=True)
+        elif "log" not in event and event["percent"] % 10 == 0:
+            print(f"   {event['percent']}%", flush=True)
+        if "log" in event:
+            print(f"   {event['log']}", flush=True)
+
+    Base.metadata.create_all(db.engine())
+    outcome = retrain(service_env(), show, settings().rasa_url)
+    if args.json:
+        print(json.dumps({"result": outcome.as_json()}, ensure_ascii=False), flush=True)
+    else:
+        print(f"\n{outcome.outcome}: {outcome.message}")
+        for reason in outcome.reasons:
+            print(f"  - {reason}")
+        if outcome.candidate:
+            c = outcome.candidate
+            print(f"candidate {c['model']}: accuracy {c['accuracy']:.3f}, macro-F1 {c['macro_f1']:.3f}")
+        if outcome.report:
+            from bot.trainer.pipeline import reports_dir
+
+            print(f"report: {reports_dir() / outcome.report}")
+    return outcome.exit_code
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -411,10 +446,17 @@ def main(argv: list[str] | None = None) -> int:
     versions.add_parser("rollback")
     p.set_defaults(func=cmd_models)
 
-    p = sub.add_parser("agent-add", help="create an agent account (password from stdin or a prompt)")
-    p.add_argument("username")
-    p.add_argument("--name", help="display name shown to colleagues")
-    p.set_defaults(func=cmd_agent)
+    for command, who in (("agent-add", "an agent"), ("trainer-add", "a trainer")):
+        p = sub.add_parser(command, help=f"create {who} account (password from stdin or a prompt)")
+        p.add_argument("username")
+        p.add_argument("--name", help="display name shown to colleagues")
+        p.set_defaults(func=cmd_account)
+
+    p = sub.add_parser(
+        "retrain", help="validate, train, evaluate, activate if the gate passes (exit 0 ok, 1 refused, 2 failed)"
+    )
+    p.add_argument("--json", action="store_true", help="progress and result as JSON lines (for the console)")
+    p.set_defaults(func=cmd_retrain)
 
     p = sub.add_parser("chat", help="chat with the running bot in the terminal")
     p.add_argument("--buyer", default="b0001", help="buyer id the shop page would vouch for ('' for anonymous)")
@@ -424,6 +466,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args))
-    except PolicyError as exc:
+    except (PolicyError, TrainingFailed) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -272,21 +272,38 @@ class ConversationMessage(Base):
     created_at: Mapped[datetime] = Column(DateTime, index=True)
 
 
-class AgentAccount(Base):
-    __tablename__ = "agent_account"
+class _AccountColumns:
+    """Agents and trainers sign in alike but hold separate accounts: an agent cannot retrain the bot."""
 
     username: Mapped[str] = Column(String(64), primary_key=True)
     display_name: Mapped[str] = Column(String(64))
-    password_hash: Mapped[str] = Column(String(255))  # scrypt, see bot.web.agents
+    password_hash: Mapped[str] = Column(String(255))  # scrypt, see bot.web.accounts
     created_at: Mapped[datetime] = Column(DateTime)
 
 
-class AgentSession(Base):
+class AgentAccount(_AccountColumns, Base):
+    __tablename__ = "agent_account"
+
+
+class TrainerAccount(_AccountColumns, Base):
+    __tablename__ = "trainer_account"
+
+
+class _SessionColumns:
+    token_hash: Mapped[str] = Column(String(64), primary_key=True)  # sha256 of the cookie
+    expires_at: Mapped[datetime] = Column(DateTime)
+
+
+class AgentSession(_SessionColumns, Base):
     __tablename__ = "agent_session"
 
-    token_hash: Mapped[str] = Column(String(64), primary_key=True)  # sha256 of the cookie
     username: Mapped[str] = Column(ForeignKey("agent_account.username"), index=True)
-    expires_at: Mapped[datetime] = Column(DateTime)
+
+
+class TrainerSession(_SessionColumns, Base):
+    __tablename__ = "trainer_session"
+
+    username: Mapped[str] = Column(ForeignKey("trainer_account.username"), index=True)
 
 
 class InboxDecision(Base):

@@ -69,3 +69,23 @@ INTENT_LABEL = {
     "complain": "投诉",
     "request_human": "转人工客服",
 }
+
+# Every buyer intent as trainers see it in their console (the bot never offers these extra ones).
+TRAINER_INTENT_LABEL = {
+    **INTENT_LABEL,
+    "greet": "打招呼",
+    "goodbye": "告别",
+    "thank": "感谢",
+    "affirm": "肯定/是的",
+    "deny": "否定/不是",
+    "inform_order_id": "提供订单号",
+    "out_of_scope": "与店铺无关",
+}
+
+INBOX_REASON = {
+    "fallback": "没听懂",
+    "low confidence": "把握不大",
+    "near tie": "两个意图难分",
+    "before a handoff": "转人工前",
+    "marked by an agent": "客服标记",
+}

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from bot import db
 from bot.models import ConversationMessage
 from bot.policy import policy
-from bot.web.agents import create_agent
+from bot.web.accounts import AGENT, create_account
 from bot.web.tokens import sign_buyer, verify_buyer
 from tests.conftest import fresh_shop
 from tests.live import Stack, start_stack, stop_stack
@@ -33,7 +33,7 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Stack, s
     fresh_shop(url)
     with db.session_scope(url) as s:
         for name in ("agent_a", "agent_b"):
-            create_agent(s, name, name, "correct horse 42", policy().now())
+            create_account(s, AGENT, name, name, "correct horse 42", policy().now())
     stack = start_stack(var_dir, {"DATABASE_URL": url, "SHOP_SECRET": SECRET}, with_gateway=True)
     yield stack, url
     stop_stack(stack)

@@ -17,7 +17,7 @@ import pytest
 from bot import db
 from bot.config import PROJECT_ROOT
 from bot.policy import policy
-from bot.web.agents import create_agent
+from bot.web.accounts import AGENT, create_account
 from tests.conftest import fresh_shop
 from tests.live import Stack, start_stack, stop_stack
 
@@ -38,7 +38,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     url = f"sqlite:///{var_dir / 'shop.db'}"
     fresh_shop(url)
     with db.session_scope(url) as s:
-        create_agent(s, "xiaomei", "小美", AGENT_PASSWORD, policy().now())
+        create_account(s, AGENT, "xiaomei", "小美", AGENT_PASSWORD, policy().now())
     stack = start_stack(var_dir, {"DATABASE_URL": url}, with_gateway=True)
     yield stack
     stop_stack(stack)

@@ -1,19 +1,36 @@
-"""Agent accounts (created from the CLI) and their expiring sessions."""
+"""Agent and trainer accounts (created from the CLI) and their expiring sessions.
+
+The two roles sign in the same way but live in separate tables with separate
+cookies, so an agent's session never opens the trainers' console and vice versa.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
-from bot.models import AgentAccount, AgentSession
+from bot.models import AgentAccount, AgentSession, TrainerAccount, TrainerSession
 
 SESSION_HOURS = 12
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
+
+
+@dataclass(frozen=True)
+class Role:
+    name: str
+    account: type[AgentAccount] | type[TrainerAccount]
+    session: type[AgentSession] | type[TrainerSession]
+    cookie: str
+
+
+AGENT = Role("agent", AgentAccount, AgentSession, "agent_session")
+TRAINER = Role("trainer", TrainerAccount, TrainerSession, "trainer_session")
 
 
 def hash_password(password: str) -> str:
@@ -31,36 +48,38 @@ def check_password(password: str, stored: str) -> bool:
     return hmac.compare_digest(candidate.hex(), digest)
 
 
-def create_agent(session: Session, username: str, display_name: str, password: str, now: datetime) -> None:
+def create_account(
+    session: Session, role: Role, username: str, display_name: str, password: str, now: datetime
+) -> None:
     if len(password) < 8:
         raise ValueError("the password needs at least 8 characters")
-    if session.get(AgentAccount, username):
-        raise ValueError(f"agent '{username}' already exists")
-    session.add(AgentAccount(username=username, display_name=display_name, password_hash=hash_password(password), created_at=now))  # fmt: skip
+    if session.get(role.account, username):
+        raise ValueError(f"{role.name} '{username}' already exists")
+    session.add(role.account(username=username, display_name=display_name, password_hash=hash_password(password), created_at=now))  # fmt: skip
 
 
 def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def log_in(session: Session, username: str, password: str, now: datetime) -> str | None:
+def log_in(session: Session, role: Role, username: str, password: str, now: datetime) -> str | None:
     """A new session token, or None for a wrong name or password."""
-    account = session.get(AgentAccount, username)
+    account = session.get(role.account, username)
     if account is None or not check_password(password, account.password_hash):
         return None
-    session.execute(delete(AgentSession).where(AgentSession.expires_at < now))
+    session.execute(delete(role.session).where(role.session.expires_at < now))
     token = secrets.token_urlsafe(32)
-    session.add(AgentSession(token_hash=_token_hash(token), username=username, expires_at=now + timedelta(hours=SESSION_HOURS)))  # fmt: skip
+    session.add(role.session(token_hash=_token_hash(token), username=username, expires_at=now + timedelta(hours=SESSION_HOURS)))  # fmt: skip
     return token
 
 
-def agent_for(session: Session, token: str | None, now: datetime) -> str | None:
-    """The signed-in agent for a session token, if it is valid and not expired."""
+def signed_in(session: Session, role: Role, token: str | None, now: datetime) -> str | None:
+    """The signed-in user for a session token, if it is valid and not expired."""
     if not token:
         return None
-    row = session.get(AgentSession, _token_hash(token))
+    row = session.get(role.session, _token_hash(token))
     return row.username if row and row.expires_at > now else None
 
 
-def log_out(session: Session, token: str) -> None:
-    session.execute(delete(AgentSession).where(AgentSession.token_hash == _token_hash(token)))
+def log_out(session: Session, role: Role, token: str) -> None:
+    session.execute(delete(role.session).where(role.session.token_hash == _token_hash(token)))

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import os
 import re
@@ -37,7 +36,9 @@ from bot.policy import policy
 from bot.rasa_api import RasaUnavailable, hand_back
 from bot.shop import after_sale, catalogue, handoff, orders
 from bot.trainer import inbox
-from bot.web import agents, suggestions, transcript
+from bot.web import suggestions, trainer_api, transcript
+from bot.web.accounts import AGENT
+from bot.web.http import dumps, html_page, json_body, login_routes, require
 from bot.web.tokens import InvalidToken, sign_buyer, verify_buyer
 
 logger = logging.getLogger(__name__)
@@ -45,7 +46,6 @@ logger = logging.getLogger(__name__)
 STATIC = Path(__file__).with_name("static")
 MAX_MESSAGE_CHARS = 500
 _ANON_ID = re.compile(r"^[A-Za-z0-9-]{8,64}$")
-COOKIE = "agent_session"
 
 
 class Hub:
@@ -76,15 +76,16 @@ def create_app(rasa_url: str) -> web.Application:
     app["rasa_url"] = rasa_url
     app["hub"] = Hub()
     app.router.add_get("/health", lambda _: web.json_response({"ok": True}))
-    app.router.add_get("/", lambda _: web.FileResponse(STATIC / "shop.html"))
-    app.router.add_get("/console", lambda _: web.FileResponse(STATIC / "console.html"))
+    app.router.add_get("/", lambda _: html_page(STATIC / "shop.html"))
+    app.router.add_get("/console", lambda _: html_page(STATIC / "console.html"))
     app.router.add_static("/static", STATIC)
     app.router.add_get("/api/demo/shop", demo_shop)
     app.router.add_post("/api/demo/buyer-token", demo_buyer_token)
     app.router.add_get("/ws/buyer", buyer_socket)
-    app.router.add_post("/api/agent/login", agent_login)
-    app.router.add_post("/api/agent/logout", agent_logout)
-    app.router.add_get("/api/agent/me", agent_me)
+    login, logout, me = login_routes(AGENT)
+    app.router.add_post("/api/agent/login", login)
+    app.router.add_post("/api/agent/logout", logout)
+    app.router.add_get("/api/agent/me", me)
     app.router.add_get("/api/agents", list_agents)
     app.router.add_get("/api/suggestions", suggested_replies)
     app.router.add_get("/api/tickets", list_tickets)
@@ -95,6 +96,7 @@ def create_app(rasa_url: str) -> web.Application:
     app.router.add_post("/api/tickets/{id}/transfer", transfer_ticket)
     app.router.add_post("/api/lines/{id}/misunderstood", mark_misunderstood)
     app.router.add_get("/ws/agent", agent_socket)
+    trainer_api.add_routes(app)
     app.on_startup.append(_open_client)
     app.on_shutdown.append(_close_sockets)
     app.on_cleanup.append(_close_client)
@@ -121,7 +123,7 @@ async def _close_client(app: web.Application) -> None:
 
 async def demo_buyer_token(request: web.Request) -> web.Response:
     """The demo shop page's stand-in for the shop's own login: sign a seeded buyer."""
-    body = await _json_body(request)
+    body = await json_body(request)
     buyer_id = str(body.get("buyer_id") or "")
     if not re.fullmatch(r"b\d{4}", buyer_id):
         return web.json_response({"error": "unknown buyer"}, status=400)
@@ -143,11 +145,7 @@ async def demo_shop(request: web.Request) -> web.Response:
             "buyers": [{"id": b.id, "nickname": b.nickname} for b in buyers],
         }
 
-    return web.json_response(await run_in_session(load), dumps=_dumps)
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, default=str)
+    return web.json_response(await run_in_session(load), dumps=dumps)
 
 
 def _identify(request: web.Request) -> tuple[str, str | None]:
@@ -271,45 +269,7 @@ async def _latest_understanding(app: web.Application, conversation_id: str) -> d
 
 
 async def _agent(request: web.Request) -> str:
-    token = request.cookies.get(COOKIE)
-    username = await run_in_session(lambda s: agents.agent_for(s, token, policy().now()))
-    if username is None:
-        raise web.HTTPUnauthorized(text="sign in first")
-    return username
-
-
-async def _json_body(request: web.Request) -> dict[str, Any]:
-    try:
-        body = await request.json()
-    except ValueError as exc:
-        raise web.HTTPBadRequest(text="the body must be a JSON object") from exc
-    if not isinstance(body, dict):
-        raise web.HTTPBadRequest(text="the body must be a JSON object")
-    return body
-
-
-async def agent_login(request: web.Request) -> web.Response:
-    body = await _json_body(request)
-    username, password = str(body.get("username", "")), str(body.get("password", ""))
-    token = await run_in_session(lambda s: agents.log_in(s, username, password, policy().now()))
-    if token is None:
-        return web.json_response({"error": "用户名或密码不正确"}, status=401)
-    response = web.json_response({"username": username})
-    response.set_cookie(COOKIE, token, httponly=True, samesite="Strict", max_age=agents.SESSION_HOURS * 3600)
-    return response
-
-
-async def agent_logout(request: web.Request) -> web.Response:
-    token = request.cookies.get(COOKIE)
-    if token:
-        await run_in_session(lambda s: agents.log_out(s, token))
-    response = web.json_response({"ok": True})
-    response.del_cookie(COOKIE)
-    return response
-
-
-async def agent_me(request: web.Request) -> web.Response:
-    return web.json_response({"username": await _agent(request)})
+    return await require(request, AGENT)
 
 
 async def list_agents(request: web.Request) -> web.Response:
@@ -322,7 +282,7 @@ async def list_agents(request: web.Request) -> web.Response:
 
 async def suggested_replies(request: web.Request) -> web.Response:
     await _agent(request)
-    return web.json_response(suggestions.suggested_replies(), dumps=_dumps)
+    return web.json_response(suggestions.suggested_replies(), dumps=dumps)
 
 
 async def list_tickets(request: web.Request) -> web.Response:
@@ -359,7 +319,7 @@ async def show_ticket(request: web.Request) -> web.Response:
         "lines": [line.as_json() for line in lines],
         "orders": buyer_orders,
     }
-    return web.json_response(body, dumps=_dumps)
+    return web.json_response(body, dumps=dumps)
 
 
 def _orders_of(session: Any, buyer_id: str | None) -> list[dict[str, Any]]:
@@ -398,7 +358,7 @@ async def agent_message(request: web.Request) -> web.Response:
     ticket = await _ticket(request)
     if ticket.status != "open" or ticket.assigned_agent != agent:
         return web.json_response({"error": "请先接手这个工单"}, status=409)
-    text = str((await _json_body(request)).get("text") or "").strip()
+    text = str((await json_body(request)).get("text") or "").strip()
     if not text or len(text) > MAX_MESSAGE_CHARS:
         return web.json_response({"error": f"消息不能为空，也不能超过{MAX_MESSAGE_CHARS}字"}, status=400)
     now = policy().now()
@@ -435,7 +395,7 @@ async def resolve_ticket(request: web.Request) -> web.Response:
 async def transfer_ticket(request: web.Request) -> web.Response:
     agent = await _agent(request)
     ticket = await _ticket(request)
-    to_agent = str((await _json_body(request)).get("to") or "")
+    to_agent = str((await json_body(request)).get("to") or "")
     exists = await run_in_session(lambda s: s.get(AgentAccount, to_agent) is not None)
     if not exists or to_agent == agent:
         return web.json_response({"error": "请选择另一位客服"}, status=400)

@@ -1,0 +1,86 @@
+"""What every JSON API of the gateway shares: reading bodies, answering JSON, signing in.
+
+Agents (the console) and trainers (the trainers' console) sign in the same way, each
+with their own cookie; `require` turns a missing or expired session into a 401.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from bot.db import run_in_session
+from bot.policy import policy
+from bot.web import accounts
+from bot.web.accounts import Role
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def html_page(path: Path) -> web.FileResponse:
+    """An HTML file, declared UTF-8 so every client (not only browsers reading <meta>) gets the Chinese right."""
+    return web.FileResponse(path, headers={"Content-Type": "text/html; charset=utf-8"})
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def answer(value: Any, status: int = 200) -> web.Response:
+    """A JSON response with Chinese left readable."""
+    return web.json_response(value, status=status, dumps=dumps)
+
+
+def refuse(message: str, status: int = 400) -> web.Response:
+    """An error the console shows as it is (Chinese, for the person at the screen)."""
+    return answer({"error": message}, status=status)
+
+
+async def json_body(request: web.Request) -> dict[str, Any]:
+    try:
+        body = await request.json()
+    except ValueError as exc:
+        raise web.HTTPBadRequest(text="the body must be a JSON object") from exc
+    if not isinstance(body, dict):
+        raise web.HTTPBadRequest(text="the body must be a JSON object")
+    return body
+
+
+async def require(request: web.Request, role: Role) -> str:
+    """The signed-in user of `role`, or a 401 the console answers with its login form."""
+    token = request.cookies.get(role.cookie)
+    username = await run_in_session(lambda s: accounts.signed_in(s, role, token, policy().now()))
+    if username is None:
+        raise web.HTTPUnauthorized(text=dumps({"error": "请先登录"}), content_type="application/json")
+    return username
+
+
+def login_routes(role: Role) -> tuple[Handler, Handler, Handler]:
+    """Handlers for POST login, POST logout and GET me of one role."""
+
+    async def login(request: web.Request) -> web.StreamResponse:
+        body = await json_body(request)
+        username, password = str(body.get("username", "")), str(body.get("password", ""))
+        token = await run_in_session(lambda s: accounts.log_in(s, role, username, password, policy().now()))
+        if token is None:
+            return refuse("用户名或密码不正确", 401)
+        response = answer({"username": username})
+        response.set_cookie(role.cookie, token, httponly=True, samesite="Strict", max_age=accounts.SESSION_HOURS * 3600)
+        return response
+
+    async def logout(request: web.Request) -> web.StreamResponse:
+        token = request.cookies.get(role.cookie)
+        if token:
+            await run_in_session(lambda s: accounts.log_out(s, role, token))
+        response = answer({"ok": True})
+        response.del_cookie(role.cookie)
+        return response
+
+    async def me(request: web.Request) -> web.StreamResponse:
+        return answer({"username": await require(request, role)})
+
+    return login, logout, me

@@ -1,0 +1,276 @@
+"""The trainers' console: inbox, training examples, retraining, evaluation and model versions.
+
+A JSON API for bot/web/static/trainer.html, served by the chat gateway with its own
+accounts (trainers, not agents). Every change to the training data goes through
+`bot.trainer.examples.TrainingData`, so the console and `./shop nlu` refuse the same
+bad examples with the same reasons; retraining runs as a background job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from aiohttp import web
+
+from bot.config import settings
+from bot.db import run_in_session
+from bot.policy import policy
+from bot.processes import service_env
+from bot.trainer import inbox, registry
+from bot.trainer.examples import ExampleError, TrainingData
+from bot.trainer.pipeline import Progress, data_problems, reports_dir
+from bot.training import MODELS_DIR
+from bot.vocabulary import INBOX_REASON, TRAINER_INTENT_LABEL
+from bot.web.accounts import TRAINER
+from bot.web.http import answer, dumps, html_page, json_body, login_routes, refuse, require
+from bot.web.training_jobs import JobRunning, TrainingJobs
+
+T = TypeVar("T")
+_PAGE = Path(__file__).with_name("static") / "trainer.html"
+_REPORT_FILE = re.compile(r"^[\w.@-]+\.(html|png)$")
+
+
+def add_routes(app: web.Application) -> None:
+    app["training_jobs"] = TrainingJobs()
+    # Edits are read-modify-write of whole files: one at a time within this gateway.
+    app["data_lock"] = asyncio.Lock()
+    app.on_shutdown.append(lambda app: app["training_jobs"].stop())
+    login, logout, me = login_routes(TRAINER)
+    app.router.add_get("/trainer", lambda _: html_page(_PAGE))
+    app.router.add_post("/api/trainer/login", login)
+    app.router.add_post("/api/trainer/logout", logout)
+    app.router.add_get("/api/trainer/me", me)
+    app.router.add_get("/api/trainer/intents", list_intents)
+    app.router.add_get("/api/trainer/inbox", list_inbox)
+    app.router.add_post("/api/trainer/inbox/{id}", decide_inbox_item)
+    app.router.add_get("/api/trainer/examples", list_examples)
+    app.router.add_post("/api/trainer/examples", add_example)
+    app.router.add_put("/api/trainer/examples", edit_example)
+    app.router.add_delete("/api/trainer/examples", delete_example)
+    app.router.add_post("/api/trainer/validate", validate)
+    app.router.add_get("/api/trainer/retrain", retrain_status)
+    app.router.add_post("/api/trainer/retrain", start_retrain)
+    app.router.add_get("/api/trainer/reports/{file}", report_file)
+    app.router.add_get("/api/trainer/models", list_models)
+    app.router.add_post("/api/trainer/models/activate", activate_model)
+    app.router.add_post("/api/trainer/models/rollback", rollback_model)
+
+
+async def _trainer(request: web.Request) -> str:
+    return await require(request, TRAINER)
+
+
+# --- training data ----------------------------------------------------------------
+
+
+async def list_intents(request: web.Request) -> web.Response:
+    await _trainer(request)
+
+    def count() -> list[dict[str, Any]]:
+        data = TrainingData()
+        train, test = data.examples(), data.examples(test=True)
+        return [
+            {
+                "name": intent,
+                "label": TRAINER_INTENT_LABEL.get(intent, intent),
+                "train": sum(e.intent == intent for e in train),
+                "test": sum(e.intent == intent for e in test),
+            }
+            for intent in data.intents()
+        ]
+
+    return answer(await _data(request, count))
+
+
+async def _data(request: web.Request, work: Callable[[], T]) -> T:
+    """Run a TrainingData operation off the event loop; its refusal becomes a 400 with the reason."""
+    async with request.app["data_lock"]:
+        try:
+            return await asyncio.to_thread(work)
+        except ExampleError as exc:
+            raise web.HTTPBadRequest(text=dumps({"error": str(exc)}), content_type="application/json") from None
+
+
+async def list_examples(request: web.Request) -> web.Response:
+    await _trainer(request)
+    q = request.query
+    intent, search, test = q.get("intent") or None, q.get("search") or None, q.get("test") == "1"
+
+    def find() -> list[dict[str, str]]:
+        return [e._asdict() for e in TrainingData().examples(intent, search, test=test)]
+
+    return answer(await _data(request, find))
+
+
+def _text(body: dict[str, Any], key: str) -> str:
+    value = body.get(key)
+    if not isinstance(value, str):
+        raise web.HTTPBadRequest(text=f"'{key}' must be a string")
+    return value
+
+
+async def add_example(request: web.Request) -> web.Response:
+    await _trainer(request)
+    body = await json_body(request)
+    intent, text, test = _text(body, "intent"), _text(body, "text"), bool(body.get("test"))
+    return answer(await _data(request, lambda: TrainingData().add(intent, text, as_test=test)._asdict()), 201)
+
+
+async def edit_example(request: web.Request) -> web.Response:
+    await _trainer(request)
+    body = await json_body(request)
+    intent, old, new = _text(body, "intent"), _text(body, "text"), _text(body, "new_text")
+    return answer(await _data(request, lambda: TrainingData().edit(intent, old, new)._asdict()))
+
+
+async def delete_example(request: web.Request) -> web.Response:
+    await _trainer(request)
+    body = await json_body(request)
+    intent, text = _text(body, "intent"), _text(body, "text")
+
+    def delete() -> dict[str, bool]:
+        TrainingData().delete(intent, text)
+        return {"ok": True}
+
+    return answer(await _data(request, delete))
+
+
+# --- inbox ------------------------------------------------------------------------
+
+
+def _item_json(item: inbox.InboxItem) -> dict[str, Any]:
+    reasons = sorted(item.reasons)
+    return {
+        "id": item.id,
+        "text": item.text,
+        "count": item.count,
+        "reasons": reasons,
+        "reason_labels": [INBOX_REASON.get(r, r) for r in reasons],
+        "top3": item.top3,
+        "suggestions": [r["intent"] for r in item.top3 if r.get("intent") in TRAINER_INTENT_LABEL],
+        "context": [{"speaker": speaker, "text": text} for speaker, text in item.context],
+    }
+
+
+async def list_inbox(request: web.Request) -> web.Response:
+    await _trainer(request)
+    items = await run_in_session(lambda s: inbox.collect(s))
+    return answer([_item_json(item) for item in items])
+
+
+async def decide_inbox_item(request: web.Request) -> web.Response:
+    await _trainer(request)
+    body = await json_body(request)
+    action = body.get("action")
+    if action not in ("label", "test", "dismiss"):
+        return refuse("操作只能是 label、test 或 dismiss")
+    items = await run_in_session(lambda s: inbox.collect(s, limit=10_000))
+    item = next((i for i in items if i.id == request.match_info["id"]), None)
+    if item is None:
+        return refuse("这条消息已经处理过了，或者不存在", 404)
+    intent, file = None, None
+    if action != "dismiss":
+        intent = _text(body, "intent")
+        file = (await _data(request, lambda: TrainingData().add(intent, item.text, as_test=action == "test"))).file
+    decision = {"label": "labelled", "test": "test", "dismiss": "dismissed"}[action]
+    await run_in_session(lambda s: inbox.decide(s, item.key, decision, intent, policy().now()))
+    return answer({"ok": True, "file": file})
+
+
+# --- validation, retraining, reports ---------------------------------------------------
+
+
+async def validate(request: web.Request) -> web.Response:
+    await _trainer(request)
+    output: list[str] = []
+    progress = Progress(lambda event: output.append(event["log"]) if "log" in event else None)
+    problems = await asyncio.to_thread(data_problems, service_env(), progress)
+    return answer({"ok": not problems, "problems": problems, "output": "\n".join(output[-40:])})
+
+
+def _job_json(job: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A job as the console reads it: report files as URLs."""
+    if job is None or not job.get("result"):
+        return job
+    result = dict(job["result"])
+    for key, url_key in (("report", "report_url"), ("confusion", "confusion_url")):
+        result[url_key] = f"/api/trainer/reports/{result[key]}" if result.get(key) else None
+    return {**job, "result": result}
+
+
+async def retrain_status(request: web.Request) -> web.Response:
+    await _trainer(request)
+    return answer({"job": _job_json(request.app["training_jobs"].latest())})
+
+
+async def start_retrain(request: web.Request) -> web.Response:
+    await _trainer(request)
+    try:
+        job = request.app["training_jobs"].start()
+    except JobRunning:
+        return refuse("已有训练任务在进行中，请等它结束", 409)
+    return answer({"job": _job_json(job.snapshot())}, 202)
+
+
+async def report_file(request: web.Request) -> web.StreamResponse:
+    await _trainer(request)
+    name = request.match_info["file"]
+    path = reports_dir() / name
+    if not _REPORT_FILE.fullmatch(name) or not path.is_file():
+        return refuse("没有这份报告", 404)
+    return html_page(path) if path.suffix == ".html" else web.FileResponse(path)
+
+
+# --- model versions ---------------------------------------------------------------
+
+
+async def list_models(request: web.Request) -> web.Response:
+    await _trainer(request)
+    current = registry.load()
+    previous = next((m for m in current.history if (MODELS_DIR / m).exists()), None)
+    models = sorted(MODELS_DIR.glob("shop-*.tar.gz"), key=lambda p: p.stat().st_mtime, reverse=True)
+    return answer(
+        [
+            {
+                "name": path.name,
+                "created": datetime.fromtimestamp(path.stat().st_mtime).strftime("%Y-%m-%d %H:%M"),
+                "size_mb": round(path.stat().st_size / 1_000_000, 1),
+                "active": path.name == current.active,
+                "previous": path.name == previous,
+            }
+            for path in models
+        ]
+    )
+
+
+async def _serve(name: str) -> web.Response:
+    """Make `name` serve in the running Rasa server too; swapped=False when Rasa is not reachable."""
+    try:
+        await asyncio.to_thread(registry.hot_swap, settings().rasa_url, MODELS_DIR / name)
+        swapped = True
+    except (RuntimeError, OSError):
+        swapped = False
+    return answer({"active": name, "swapped": swapped})
+
+
+async def activate_model(request: web.Request) -> web.Response:
+    await _trainer(request)
+    name = _text(await json_body(request), "name")
+    if not re.fullmatch(r"shop-[0-9a-f]+\.tar\.gz", name) or not (MODELS_DIR / name).is_file():
+        return refuse(f"没有这个模型：{name}", 404)
+    registry.activate(name)
+    return await _serve(name)
+
+
+async def rollback_model(request: web.Request) -> web.Response:
+    await _trainer(request)
+    try:
+        name = registry.rollback()
+    except LookupError:
+        return refuse("没有可以回退的旧模型", 409)
+    return await _serve(name)
