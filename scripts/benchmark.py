@@ -194,6 +194,18 @@ def _status_kb(pid: int, key: str) -> int:
     return 0
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) used so far by the process and its children (from /proc)."""
+    total = 0
+    for p in process_tree(pid):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime in clock ticks
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def memory_mb(pid: int) -> dict[str, float]:
     """Resident memory (VmRSS) of the process and its children, and the peak (VmHWM) of each summed."""
     tree = process_tree(pid)
@@ -566,15 +578,17 @@ def markdown(result: dict[str, Any]) -> str:
         lines.append(f"| {label} RSS after run (MB) | {fmt(mem['rss_mb'])} (peak {fmt(mem['peak_rss_mb'])}) |")
     lines += [
         "",
-        "| Concurrent buyers | Turns | p50 (ms) | p95 (ms) | p99 (ms) | Turns/s | Errors | Fallbacks | Handoffs |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| Concurrent buyers | Turns | p50 (ms) | p95 (ms) | p99 (ms) | Turns/s | Errors | Fallbacks | Handoffs "
+        "| Rasa CPU ms/turn | Actions CPU ms/turn |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for level in result["levels"]:
         lat = level["latency_ms"]
         lines.append(
             f"| {level['concurrent_buyers']} | {level['turns']} | {fmt(lat['p50'], 0)} | {fmt(lat['p95'], 0)} | "
             f"{fmt(lat['p99'], 0)} | {fmt(level['turns_per_second'], 2)} | {level['errors']} | "
-            f"{level['fallback_replies']} | {level['handoffs']} |"
+            f"{level['fallback_replies']} | {level['handoffs']} | {fmt(level['cpu_ms_per_turn']['rasa_server'])} | "
+            f"{fmt(level['cpu_ms_per_turn']['action_server'])} |"
         )
     return "\n".join(lines)
 
@@ -681,13 +695,21 @@ def main(argv: list[str] | None = None) -> int:
             "action_server": memory_mb(stack.processes[0].popen.pid),
         }
 
+        servers = {"rasa_server": stack.processes[1], "action_server": stack.processes[0]}
         log(
             f"Warm-up: {asyncio.run(warm_up(stack.rasa_url, BUYERS[0], args.request_timeout)):.1f} s for 5 untimed turns"
         )
         for index, (concurrency, turns) in enumerate(zip(args.level_list, args.turn_list, strict=True)):
             log(f"Level {index + 1}/{len(args.level_list)}: {concurrency} concurrent buyers, {turns} turns …")
+            # CPU time per turn is steadier than turns/s on a shared machine: other work
+            # slows the wall clock but barely changes what one turn costs the servers.
+            cpu_before = {name: cpu_seconds(p.popen.pid) for name, p in servers.items()}
             stats = asyncio.run(run_level(stack.rasa_url, concurrency, turns, orders, args, args.seed + index))
             summary = stats.summary()
+            summary["cpu_ms_per_turn"] = {
+                name: round((cpu_seconds(p.popen.pid) - cpu_before[name]) / max(stats.turns, 1) * 1000, 2)
+                for name, p in servers.items()
+            }
             summary["memory_after_level"] = {
                 "rasa_server": memory_mb(stack.processes[1].popen.pid),
                 "action_server": memory_mb(stack.processes[0].popen.pid),
@@ -698,7 +720,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"  done: {stats.turns} turns in {stats.seconds:.1f} s = {summary['turns_per_second']} turns/s; "
                 f"p50/p95/p99 {lat['p50']}/{lat['p95']}/{lat['p99']} ms; errors {summary['errors']} {summary['errors_by_kind'] or ''}; "
                 f"fallbacks {stats.misunderstood}; unexpected {stats.unexpected}; handoffs {stats.handoffs}; "
-                f"conversations {stats.conversations}"
+                f"conversations {stats.conversations}; CPU ms/turn "
+                + ", ".join(f"{name} {ms}" for name, ms in summary["cpu_ms_per_turn"].items())
             )
             if stats.outcomes:
                 log("  outcomes: " + ", ".join(f"{k} {v}" for k, v in sorted(stats.outcomes.items())))
