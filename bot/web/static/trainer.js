@@ -14,7 +14,7 @@
 
   var POLL_MS = 1000;
   var SEARCH_DELAY_MS = 300;
-  var CHANGE_EPSILON = 0.005; // smaller metric differences are noise, not a change
+  var CHANGE_EPSILON = 0.0005; // any difference visible at three decimals (one test message is ~0.002)
 
   var TABS = ["inbox", "examples", "retrain", "models"];
   var SPEAKER_LABEL = { buyer: "买家", bot: "机器人", agent: "客服", system: "系统" };
@@ -30,12 +30,15 @@
     intents: [], // [{name, label, train, test}] in domain order
     inbox: [],
     inboxSeq: 0,
+    inboxBusy: new Set(), // item ids with a decision in flight
+    inboxDone: new Set(), // item ids decided here: a slower, older listing must not bring them back
     examples: { intent: "", test: false, search: "", list: [], seq: 0 },
     searchTimer: null,
     job: null,
     jobTimer: null,
     jobSeq: 0,
     jobLogKey: "",
+    jobShownState: "", // "id:state" last drawn, to fold the log once when a job finishes
     resultKey: "",
     models: [],
     noticeTimer: null,
@@ -231,13 +234,14 @@
     $("login-error").textContent = "";
     $("login-password").value = "";
     showPageError("");
-    loadIntents().then(function () {
-      renderInbox();
-      renderExamples();
-    });
-    loadInbox();
     loadJob(); // shows a running or finished job, and polls while it runs
-    showTab(tabFromHash());
+    // Intents first: every tab shows their Chinese labels.
+    showTab(tabFromHash(), true);
+    loadIntents().then(function () {
+      if (!state.me) return;
+      showTab(tabFromHash());
+      if (state.tab !== "inbox") loadInbox(); // for the count on its tab
+    });
   }
 
   function leaveWorkspace() {
@@ -246,8 +250,11 @@
     state.jobTimer = null;
     state.job = null;
     state.jobLogKey = "";
+    state.jobShownState = "";
     state.resultKey = "";
     state.inbox = [];
+    state.inboxBusy.clear();
+    state.inboxDone.clear();
     state.models = [];
     clear($("inbox"));
     clear($("examples"));
@@ -264,7 +271,7 @@
     return TABS.indexOf(name) >= 0 ? name : "inbox";
   }
 
-  function showTab(name) {
+  function showTab(name, noLoad) {
     state.tab = name;
     TABS.forEach(function (t) {
       var selected = t === name;
@@ -273,7 +280,7 @@
       $("panel-" + t).hidden = !selected;
     });
     if (location.hash !== "#" + name) history.replaceState(null, "", "#" + name);
-    if (!state.me) return;
+    if (!state.me || noLoad) return;
     if (name === "inbox") loadInbox();
     else if (name === "examples") { loadIntents(); loadExamples(); }
     else if (name === "retrain") loadJob();
@@ -300,6 +307,10 @@
       state.intents = Array.isArray(intents) ? intents : [];
       renderIntentPicker();
       renderIntentOptions($("example-intent"), state.examples.intent || "");
+      if (state.job) {
+        state.resultKey = ""; // redraw the evaluation with the intents' labels and order
+        renderJob();
+      }
     }).catch(function (err) {
       if (err.status !== 401) showPageError("加载意图列表失败：" + err.message);
     });
@@ -307,7 +318,8 @@
 
   function intentLabel(name) {
     for (var i = 0; i < state.intents.length; i++) {
-      if (state.intents[i].name === name) return str(state.intents[i].label);
+      var intent = state.intents[i];
+      if (intent.name === name) return intent.label && intent.label !== name ? str(intent.label) : "";
     }
     return name === "nlu_fallback" ? "没听懂" : "";
   }
@@ -338,7 +350,7 @@
     var seq = ++state.inboxSeq;
     return api("GET", "/api/trainer/inbox").then(function (items) {
       if (seq !== state.inboxSeq || !state.me) return;
-      state.inbox = Array.isArray(items) ? items : [];
+      state.inbox = (Array.isArray(items) ? items : []).filter(function (i) { return !state.inboxDone.has(i.id); });
       renderInbox();
     }).catch(function (err) {
       if (err.status !== 401) showPageError("加载待处理内容失败：" + err.message);
@@ -354,7 +366,11 @@
   function renderInbox() {
     var list = $("inbox");
     clear(list);
-    state.inbox.forEach(function (item) { list.appendChild(inboxItemNode(item)); });
+    state.inbox.forEach(function (item) {
+      var node = inboxItemNode(item);
+      list.appendChild(node);
+      if (state.inboxBusy.has(item.id)) setItemBusy(node, true);
+    });
     $("inbox-empty").hidden = state.inbox.length > 0;
     renderInboxCount();
   }
@@ -394,9 +410,9 @@
     var select = el("select", { className: "intent-select" });
     select.setAttribute("aria-label", "选择意图");
     renderIntentOptions(select, "", "选择其他意图…");
-    var labelButton = el("button", { type: "button", className: "btn btn-primary btn-small", text: "加入训练集",
+    var labelButton = el("button", { type: "button", className: "btn btn-primary btn-small choose-label", text: "加入训练集",
       dataset: { action: "label" } });
-    var testButton = el("button", { type: "button", className: "btn btn-small", text: "作为测试样例",
+    var testButton = el("button", { type: "button", className: "btn btn-small choose-test", text: "作为测试样例",
       title: "用所选意图加入测试集（只用来评估，不参与训练）", dataset: { action: "test" } });
     var syncDisabled = function () {
       labelButton.disabled = testButton.disabled = !select.value;
@@ -413,7 +429,7 @@
       suggestions.length ? el("span", { className: "divider" }) : null,
       select, labelButton, testButton,
       el("span", { className: "spacer" }),
-      el("button", { type: "button", className: "btn btn-small btn-ghost", text: "忽略",
+      el("button", { type: "button", className: "btn btn-small btn-ghost dismiss", text: "忽略",
         title: "这条不需要学习，不再显示", dataset: { action: "dismiss" } }),
     ]));
 
@@ -458,6 +474,16 @@
     });
   }
 
+  /** The item's node as shown now (the list may have been redrawn while a request ran). */
+  function inboxNode(id, fallback) {
+    var found = null;
+    Array.prototype.some.call($("inbox").children, function (child) {
+      if (child.dataset.itemId === String(id)) { found = child; return true; }
+      return false;
+    });
+    return found || fallback;
+  }
+
   function decide(item, node, action, intent) {
     var error = node.querySelector(".item-error");
     if (action !== "dismiss" && !intent) {
@@ -465,31 +491,40 @@
       return;
     }
     setInlineError(error, "");
+    state.inboxBusy.add(item.id);
     setItemBusy(node, true);
     var body = { action: action };
     if (action !== "dismiss") body.intent = intent;
     api("POST", "/api/trainer/inbox/" + encodeURIComponent(str(item.id)), body).then(function (data) {
+      state.inboxBusy.delete(item.id);
+      state.inboxDone.add(item.id);
       var what = ACTION_DONE[action] || "已处理";
       var where = data && data.file ? "，写入 " + str(data.file) : "";
       var intentPart = action === "dismiss" ? "" : "（" + intentText(intent) + "）";
       showNotice(what + intentPart + where + "：“" + str(item.text) + "”");
-      removeInboxItem(item, node);
+      removeInboxItem(item);
       if (action !== "dismiss") loadIntents(); // counts changed
     }).catch(function (err) {
+      state.inboxBusy.delete(item.id);
       if (err.status === 401) return;
-      setItemBusy(node, false);
+      var current = inboxNode(item.id, node);
+      setItemBusy(current, false);
+      var box = current.querySelector(".item-error");
       if (err.status === 404) {
-        setInlineError(error, "这条已经被处理过了（可能是其他训练师），已从列表移除");
-        setTimeout(function () { removeInboxItem(item, node); }, 1500);
+        state.inboxDone.add(item.id);
+        setInlineError(box, "这条已经被处理过了（可能是其他训练师），已从列表移除");
+        setTimeout(function () { removeInboxItem(item); }, 1500);
         return;
       }
-      setInlineError(error, err.message);
+      setInlineError(box, err.message);
     });
   }
 
-  function removeInboxItem(item, node) {
+  function removeInboxItem(item) {
     state.inbox = state.inbox.filter(function (i) { return i.id !== item.id; });
     renderInboxCount();
+    var node = inboxNode(item.id, null);
+    if (!node) return;
     node.classList.add("leaving");
     setTimeout(function () {
       if (node.parentNode) node.parentNode.removeChild(node);
@@ -843,6 +878,12 @@
     $("job-time").textContent = "开始于 " + clockTime(job.started_at) + " · " +
       (running ? "已用时 " : "用时 ") + elapsed(job.started_at, job.finished_at);
 
+    // The log matters while it runs; once finished it folds away for the evaluation (the trainer can reopen it).
+    var shownState = str(job.id) + ":" + str(job.state);
+    if (shownState !== state.jobShownState) {
+      state.jobShownState = shownState;
+      $("job-log-box").open = running;
+    }
     var log = Array.isArray(job.log) ? job.log.map(str).join("\n") : "";
     if (log !== state.jobLogKey) {
       state.jobLogKey = log;
@@ -924,7 +965,7 @@
     var table = $("summary-table");
     clear(table);
     table.appendChild(el("thead", null, [el("tr", null, [
-      el("th", { text: "指标" }), modelHeader("候选模型", candidate), modelHeader("当前模型", serving),
+      el("th", { text: "指标" }), modelHeader("候选模型（新）", candidate), modelHeader("线上模型（原）", serving),
       el("th", { className: "num", text: "变化" }),
     ])]));
     var rows = [["准确率 accuracy", "accuracy"], ["宏平均 F1 macro-F1", "macro_f1"]];
@@ -951,8 +992,8 @@
     table.appendChild(el("thead", null, [
       el("tr", null, [
         el("th", { text: "意图", rowSpan: 2 }), el("th", { className: "num", text: "样例数", rowSpan: 2 }),
-        el("th", { className: "num group-start", text: "候选模型", colSpan: 3 }),
-        el("th", { className: "num group-start", text: "当前模型", colSpan: 3 }),
+        el("th", { className: "num group-start", text: "候选模型（新）", colSpan: 3 }),
+        el("th", { className: "num group-start", text: "线上模型（原）", colSpan: 3 }),
         el("th", { className: "num group-start", text: "F1 变化", rowSpan: 2 }),
       ]),
       el("tr", null, ["P", "R", "F1", "P", "R", "F1"].map(function (h, i) {
@@ -979,6 +1020,7 @@
 
   function renderConfusion(url) {
     var img = $("confusion-img");
+    $("confusion-link").href = url ? str(url) : "#";
     if (url) {
       img.src = str(url);
       img.hidden = false;
@@ -1001,7 +1043,7 @@
       el("th", { text: "测试句" }), el("th", { text: "应为" }), el("th", { text: "识别为" }), el("th", { className: "num", text: "置信度" }),
     ])]));
     table.appendChild(el("tbody", null, errors.map(function (e) {
-      var row = Array.isArray(e) ? e : [e && e.text, e && e.truth, e && e.predicted, e && e.confidence];
+      var row = errorRow(e);
       return el("tr", null, [
         el("td", { className: "msg", text: str(row[0]) }),
         el("td", { title: str(row[1]) }, intentNodes(row[1])),
@@ -1009,6 +1051,16 @@
         el("td", { className: "num", text: fixed(row[3], 2) }),
       ]);
     })));
+  }
+
+  /** [text, truth, predicted, confidence] from whichever shape the server sends:
+   *  that order (the API notes), [truth, predicted, confidence, text] (Evaluation.errors), or an object. */
+  function errorRow(e) {
+    if (Array.isArray(e)) {
+      if (e.length >= 4 && typeof e[2] === "number" && typeof e[3] === "string") return [e[3], e[0], e[1], e[2]];
+      return e;
+    }
+    return [e && e.text, e && e.truth, e && e.predicted, e && e.confidence];
   }
 
   // --- models ------------------------------------------------------------------
