@@ -216,24 +216,32 @@ def confusion_png(evaluation: Evaluation, path: Path | str) -> Path:
 
 def gate(candidate: Evaluation, serving: Evaluation | None, tolerance: float = 0.01) -> GateResult:
     """Refuse a candidate that is worse than the serving model, or weak on a core intent."""
+    # Each reason in Chinese for the trainers' console, then in English for operators' logs.
     reasons = []
     if serving is not None:
-        for label, old, new in (
-            ("accuracy", serving.accuracy, candidate.accuracy),
-            ("macro-F1", serving.macro_f1, candidate.macro_f1),
+        for zh, label, old, new in (
+            ("准确率", "accuracy", serving.accuracy, candidate.accuracy),
+            ("宏平均 F1", "macro-F1", serving.macro_f1, candidate.macro_f1),
         ):
             if old - new > tolerance + _EPSILON:
                 reasons.append(
-                    f"{label} fell from {old:.3f} to {new:.3f}, more than the allowed {tolerance:.3f} tolerance."
+                    f"{zh}从 {old:.3f} 降到 {new:.3f}，超过允许的 {tolerance:.3f}"
+                    f"（{label} fell from {old:.3f} to {new:.3f}, more than the allowed {tolerance:.3f} tolerance.）"
                 )
         # Core intents get no tolerance: a buyer asking about refunds or fakes must never get a worse bot.
         for intent in CORE_INTENTS:
             old, new = serving.f1(intent), candidate.f1(intent)
             if old - new > _EPSILON:
-                reasons.append(f"{intent} F1 fell from {old:.3f} to {new:.3f}; core intents may not drop at all.")
+                reasons.append(
+                    f"核心意图 {intent} 的 F1 从 {old:.3f} 降到 {new:.3f}，核心意图不允许下降"
+                    f"（{intent} F1 fell from {old:.3f} to {new:.3f}; core intents may not drop at all.）"
+                )
     for intent in CORE_INTENTS:
         if candidate.f1(intent) < CORE_F1_FLOOR:
-            reasons.append(f"{intent} F1 is {candidate.f1(intent):.3f}, below the {CORE_F1_FLOOR:.2f} floor.")
+            reasons.append(
+                f"核心意图 {intent} 的 F1 只有 {candidate.f1(intent):.3f}，低于 {CORE_F1_FLOOR:.2f} 的底线"
+                f"（{intent} F1 is {candidate.f1(intent):.3f}, below the {CORE_F1_FLOOR:.2f} floor.）"
+            )
     return GateResult(passed=not reasons, reasons=reasons)
 
 

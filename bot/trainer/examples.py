@@ -6,8 +6,10 @@ with PyYAML and Rasa before it atomically replaces the file, and a refused chang
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import difflib
+import fcntl
 import functools
 import json
 import os
@@ -17,7 +19,7 @@ import tempfile
 import unicodedata
 import warnings
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
@@ -284,6 +286,13 @@ class TrainingData:
             raise ExampleError(f"unknown intent '{intent}' (known: {', '.join(self.intents())})")
         raise ExampleError(f"'{text}' is not an example of intent '{intent}'")
 
+    @contextlib.contextmanager
+    def _exclusive(self) -> Iterator[None]:
+        """Edits read, check and rewrite whole files: one at a time across the console, the CLI and any process."""
+        with (self.data_dir / ".edits.lock").open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            yield
+
     def add(self, intent: str, text: str, as_test: bool = False) -> Example:
         """Append one example to the file holding `intent` (the test set when as_test)."""
         return self._add_all([(intent, text)], as_test)[0]
@@ -293,6 +302,10 @@ class TrainingData:
         return dict(Counter(e.intent for e in self._add_all(list(rows), as_test)))
 
     def _add_all(self, rows: list[tuple[str, str]], as_test: bool) -> list[Example]:
+        with self._exclusive():
+            return self._add_all_locked(rows, as_test)
+
+    def _add_all_locked(self, rows: list[tuple[str, str]], as_test: bool) -> list[Example]:
         sources, (intents, entities) = self._load(), self._domain()
         problems, added, seen = [], [], {}
         for n, (intent, text) in enumerate(rows, 1):
@@ -330,6 +343,10 @@ class TrainingData:
 
     def edit(self, intent: str, old_text: str, new_text: str) -> Example:
         """Replace one example's text in place (training data or test set, wherever it is)."""
+        with self._exclusive():
+            return self._edit_locked(intent, old_text, new_text)
+
+    def _edit_locked(self, intent: str, old_text: str, new_text: str) -> Example:
         sources, (intents, entities) = self._load(), self._domain()
         src, line = self._find(sources, intent, old_text)
         old, new = _item_text(src.lines[line]), self._validate(intent, new_text, intents, entities)
@@ -343,6 +360,10 @@ class TrainingData:
 
     def delete(self, intent: str, text: str) -> Example:
         """Remove one example; the last example of an intent in a file stays (an empty block breaks training)."""
+        with self._exclusive():
+            return self._delete_locked(intent, text)
+
+    def _delete_locked(self, intent: str, text: str) -> Example:
         sources = self._load()
         src, line = self._find(sources, intent, text)
         old = _item_text(src.lines[line])

@@ -12,6 +12,7 @@ import hashlib
 import re
 import subprocess
 import sys
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -82,18 +83,20 @@ def reports_dir() -> Path:
 
 def data_problems(env: dict[str, str], progress: Progress) -> list[str]:
     """What stops a retrain: clashes between intents, unreadable files, `rasa data validate` failures."""
-    from bot.trainer.examples import ExampleError, TrainingData, example_key
+    from bot.trainer.examples import ExampleError, TrainingData, example_key, plain_text
 
     try:
         data = TrainingData()
-        owners: dict[str, set[str]] = {}
-        for example in [*data.examples(), *data.examples(test=True)]:
-            owners.setdefault(example_key(example.text), set()).add(example.intent)
+        examples = [*data.examples(), *data.examples(test=True)]
     except ExampleError as exc:
         return [str(exc)]
-    problems = [
-        f"'{key}' is an example of {', '.join(sorted(intents))}" for key, intents in owners.items() if len(intents) > 1
-    ]
+    owners: dict[str, set[str]] = {}
+    for example in examples:
+        owners.setdefault(example_key(example.text), set()).add(example.intent)
+    problems = [f"'{key}' is an example of {', '.join(sorted(i))}" for key, i in owners.items() if len(i) > 1]
+    # Same intent: only exact repeats (a traditional-character variant is a deliberate, different example).
+    repeats = Counter((e.intent, plain_text(e.text)) for e in examples)
+    problems += [f"'{text}' appears {n} times under {intent}" for (intent, text), n in repeats.items() if n > 1]
     command = [sys.executable, "-m", "rasa", "data", "validate", "--fail-on-warnings"]
     result = subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True)
     for line in (result.stdout + result.stderr).splitlines():

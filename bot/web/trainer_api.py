@@ -37,8 +37,6 @@ _REPORT_FILE = re.compile(r"^[\w.@-]+\.(html|png)$")
 
 def add_routes(app: web.Application) -> None:
     app["training_jobs"] = TrainingJobs()
-    # Edits are read-modify-write of whole files: one at a time within this gateway.
-    app["data_lock"] = asyncio.Lock()
     app.on_shutdown.append(lambda app: app["training_jobs"].stop())
     login, logout, me = login_routes(TRAINER)
     app.router.add_get("/trainer", lambda _: html_page(_PAGE))
@@ -84,16 +82,15 @@ async def list_intents(request: web.Request) -> web.Response:
             for intent in data.intents()
         ]
 
-    return answer(await _data(request, count))
+    return answer(await _data(count))
 
 
-async def _data(request: web.Request, work: Callable[[], T]) -> T:
+async def _data(work: Callable[[], T]) -> T:
     """Run a TrainingData operation off the event loop; its refusal becomes a 400 with the reason."""
-    async with request.app["data_lock"]:
-        try:
-            return await asyncio.to_thread(work)
-        except ExampleError as exc:
-            raise web.HTTPBadRequest(text=dumps({"error": str(exc)}), content_type="application/json") from None
+    try:
+        return await asyncio.to_thread(work)
+    except ExampleError as exc:
+        raise web.HTTPBadRequest(text=dumps({"error": str(exc)}), content_type="application/json") from None
 
 
 async def list_examples(request: web.Request) -> web.Response:
@@ -104,7 +101,7 @@ async def list_examples(request: web.Request) -> web.Response:
     def find() -> list[dict[str, str]]:
         return [e._asdict() for e in TrainingData().examples(intent, search, test=test)]
 
-    return answer(await _data(request, find))
+    return answer(await _data(find))
 
 
 def _text(body: dict[str, Any], key: str) -> str:
@@ -118,14 +115,14 @@ async def add_example(request: web.Request) -> web.Response:
     await _trainer(request)
     body = await json_body(request)
     intent, text, test = _text(body, "intent"), _text(body, "text"), bool(body.get("test"))
-    return answer(await _data(request, lambda: TrainingData().add(intent, text, as_test=test)._asdict()), 201)
+    return answer(await _data(lambda: TrainingData().add(intent, text, as_test=test)._asdict()), 201)
 
 
 async def edit_example(request: web.Request) -> web.Response:
     await _trainer(request)
     body = await json_body(request)
     intent, old, new = _text(body, "intent"), _text(body, "text"), _text(body, "new_text")
-    return answer(await _data(request, lambda: TrainingData().edit(intent, old, new)._asdict()))
+    return answer(await _data(lambda: TrainingData().edit(intent, old, new)._asdict()))
 
 
 async def delete_example(request: web.Request) -> web.Response:
@@ -137,7 +134,7 @@ async def delete_example(request: web.Request) -> web.Response:
         TrainingData().delete(intent, text)
         return {"ok": True}
 
-    return answer(await _data(request, delete))
+    return answer(await _data(delete))
 
 
 # --- inbox ------------------------------------------------------------------------
@@ -176,7 +173,7 @@ async def decide_inbox_item(request: web.Request) -> web.Response:
     intent, file = None, None
     if action != "dismiss":
         intent = _text(body, "intent")
-        file = (await _data(request, lambda: TrainingData().add(intent, item.text, as_test=action == "test"))).file
+        file = (await _data(lambda: TrainingData().add(intent, item.text, as_test=action == "test"))).file
     decision = {"label": "labelled", "test": "test", "dismiss": "dismissed"}[action]
     await run_in_session(lambda s: inbox.decide(s, item.key, decision, intent, policy().now()))
     return answer({"ok": True, "file": file})

@@ -220,3 +220,20 @@ def test_inbox_items_can_go_to_the_test_set_or_be_dismissed(shop: CopyStack, tra
     )
     gone = trainer.post(f"{base}/api/trainer/inbox/{test_item['id']}", json={"action": "dismiss"})
     assert gone.status_code == 404
+
+
+def test_the_gate_refuses_a_worse_candidate_from_the_command_line(shop: CopyStack, trainer: requests.Session) -> None:
+    model = serving(trainer, shop)
+    config = shop.root / "config.yml"
+    good = config.read_text(encoding="utf-8")
+    try:
+        # One epoch instead of a hundred: a real, clearly worse model.
+        config.write_text(good.replace("epochs: 100", "epochs: 1", 1), encoding="utf-8")
+        run = shop.bot("retrain")
+    finally:
+        config.write_text(good, encoding="utf-8")
+    assert run.returncode == 1, run.stdout[-2000:] + run.stderr[-2000:]
+    assert "refused:" in run.stdout and "accuracy fell from" in run.stdout
+    assert "== train" in run.stdout and "== evaluate" in run.stdout, "progress is shown phase by phase"
+    assert serving(trainer, shop) == model
+    assert requests.get(f"{shop.rasa_url}/status").json()["model_file"].endswith(model)
