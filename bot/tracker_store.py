@@ -17,7 +17,9 @@ the rows from the latest `session_started` on), and changes how it gets there:
   reading SQL, and a save inserts the new events without counting rows. A cached
   session is used only while the newest stored row of the conversation is the one it
   knows (one indexed query), so rows written by anyone else (another store on the
-  same file, e.g. the old agent finishing a turn during a model swap) make it reload.
+  same file, e.g. the old agent finishing a turn during a model swap) make it reload;
+- for conversations it saw begin, it also keeps every event, which answers the
+  gateway's per-turn `GET /conversations/<id>/tracker` (all sessions) from memory.
 
 Embedded mode only: production (PostgreSQL, several replicas) keeps Rasa's plain
 SQL store, which holds no state between turns.
@@ -27,7 +29,7 @@ from __future__ import annotations
 
 import json
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,15 +40,17 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 from sqlalchemy.pool import QueuePool
 
-DEFAULT_CACHED_CONVERSATIONS = 2000
+# A 50-event conversation takes ~115 KiB in memory (measured), so ~110 MB at most.
+DEFAULT_CACHED_CONVERSATIONS = 1000
 
 
 @dataclass(frozen=True)
-class _StoredSession:
-    """The latest session of one conversation exactly as SQLite holds it."""
+class _StoredConversation:
+    """One conversation exactly as SQLite holds it (events are shared, never mutated: Rasa treats them as values)."""
 
-    events: tuple[Event, ...]  # shared, never mutated: Rasa treats events as values
-    rows: int  # rows of the session in SQLite (an undecodable row has no event)
+    session: tuple[Event, ...]  # the latest session, as Rasa's `retrieve` reads it
+    rows: int  # rows of that session in SQLite (an undecodable row has no event)
+    history: tuple[Event, ...] | None  # every event, as `retrieve_full_tracker` reads it; None: not known here
     newest_row_id: int | None  # the conversation's newest row when this was read or written (None: no row)
 
 
@@ -68,7 +72,7 @@ class SQLiteTrackerStore(SQLTrackerStore):
         self.engine = sa.create_engine(url, poolclass=QueuePool, connect_args={"check_same_thread": False})
         sa.event.listen(self.engine, "connect", _sqlite_pragmas)
         self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
-        self._sessions: OrderedDict[str, _StoredSession] = OrderedDict()
+        self._sessions: OrderedDict[str, _StoredConversation] = OrderedDict()
         self._capacity = max(0, int(cached_conversations))
         table = self.SQLEvent.__table__
         self._insert = table.insert()
@@ -76,14 +80,15 @@ class SQLiteTrackerStore(SQLTrackerStore):
 
     async def retrieve(self, sender_id: str) -> DialogueStateTracker | None:
         """The tracker of the latest session, from memory while SQLite has nothing newer."""
-        stored = self._sessions.get(sender_id)
-        if stored is not None and stored.newest_row_id == self._newest_row_id(sender_id):
-            self._sessions.move_to_end(sender_id)
-        else:
-            stored = self._load(sender_id)
-        if not stored.events:
-            return None
-        return self._tracker(sender_id, stored.events)
+        stored = self._fresh(sender_id) or self._load(sender_id)
+        return self._tracker(sender_id, stored.session)
+
+    async def retrieve_full_tracker(self, conversation_id: str) -> DialogueStateTracker | None:
+        """Every session's events: from memory if this store saw the whole conversation (the gateway asks each turn)."""
+        stored = self._fresh(conversation_id)
+        if stored is None or stored.history is None:
+            return await super().retrieve_full_tracker(conversation_id)
+        return self._tracker(conversation_id, stored.history)
 
     async def save(self, tracker: DialogueStateTracker) -> None:
         """Write the tracker's new events to SQLite (one transaction) and remember the session."""
@@ -101,17 +106,27 @@ class SQLiteTrackerStore(SQLTrackerStore):
                 connection.execute(self._insert, [_row(sender_id, event) for event in new_events])
                 newest = connection.execute(self._newest_row, {"sender_id": sender_id}).scalar()
         session = _session_after_save(stored, new_events) if stored is not None else None
-        if session is not None:
-            self._remember(sender_id, _StoredSession(session, len(session), newest))
+        if stored is not None and session is not None:
+            history = stored.history + tuple(new_events) if stored.history is not None else None
+            self._remember(sender_id, _StoredConversation(session, len(session), history, newest))
 
-    def _load(self, sender_id: str) -> _StoredSession:
+    def _fresh(self, sender_id: str) -> _StoredConversation | None:
+        """The remembered conversation, unless SQLite has rows it does not know."""
+        stored = self._sessions.get(sender_id)
+        if stored is None or stored.newest_row_id != self._newest_row_id(sender_id):
+            return None
+        self._sessions.move_to_end(sender_id)
+        return stored
+
+    def _load(self, sender_id: str) -> _StoredConversation:
         with self.session_scope() as session:
             rows = self._event_query(session, sender_id, fetch_events_from_all_sessions=False).all()
             serialised = [(row.id, row.data) for row in rows]
         events = deserialise_events([json.loads(data) for _, data in serialised])
-        # A conversation with no rows is remembered too: its first save then needs no count.
+        # A conversation with no rows is remembered too: its first save then needs no
+        # count, and its whole history is then known.
         newest = max((row_id for row_id, _ in serialised), default=None)
-        stored = _StoredSession(tuple(events), len(serialised), newest)
+        stored = _StoredConversation(tuple(events), len(serialised), () if not serialised else None, newest)
         self._remember(sender_id, stored)
         return stored
 
@@ -123,23 +138,23 @@ class SQLiteTrackerStore(SQLTrackerStore):
         with self.session_scope() as session:
             return self._event_query(session, sender_id, fetch_events_from_all_sessions=False).count()
 
-    def _remember(self, sender_id: str, stored: _StoredSession) -> None:
+    def _remember(self, sender_id: str, stored: _StoredConversation) -> None:
         self._sessions[sender_id] = stored
         self._sessions.move_to_end(sender_id)
         while len(self._sessions) > self._capacity:
             self._sessions.popitem(last=False)
 
-    def _tracker(self, sender_id: str, events: Iterable[Event]) -> DialogueStateTracker:
+    def _tracker(self, sender_id: str, events: Sequence[Event]) -> DialogueStateTracker | None:
         # A fresh tracker each time: callers change trackers freely before saving (or
         # never save them, when a turn fails), and none of that may reach the cache.
-        return DialogueStateTracker.from_events(sender_id, list(events), self.domain.slots)
+        return DialogueStateTracker.from_events(sender_id, list(events), self.domain.slots) if events else None
 
 
-def _session_after_save(stored: _StoredSession, new_events: Sequence[Event]) -> tuple[Event, ...] | None:
+def _session_after_save(stored: _StoredConversation, new_events: Sequence[Event]) -> tuple[Event, ...] | None:
     """SQLite's latest session once `new_events` are stored after `stored` (None: unknowable without reading it)."""
-    if stored.rows != len(stored.events):
+    if stored.rows != len(stored.session):
         return None  # a row Rasa could not decode: only SQLite knows where the session starts
-    session = stored.events + tuple(new_events)
+    session = stored.session + tuple(new_events)
     # Rasa's rule, in SQL: the rows stamped at or after the latest session start (all
     # rows if none). Rows not in `stored` are stamped before its start, so they stay out.
     starts = [event.timestamp for event in session if isinstance(event, SessionStarted)]

@@ -92,7 +92,7 @@ async def test_stores_the_same_rows_and_trackers_as_rasas_sql_store(tmp_path: Pa
         await take_turn(plain, turn)
         assert rows(ours) == rows(theirs)
         assert dump(await cached.retrieve(SENDER)) == dump(await plain.retrieve(SENDER))
-    assert dump(await cached.retrieve_full_tracker(SENDER)) == dump(await plain.retrieve_full_tracker(SENDER))
+        assert dump(await cached.retrieve_full_tracker(SENDER)) == dump(await plain.retrieve_full_tracker(SENDER))
 
 
 async def test_a_restarted_server_reads_the_conversation_back(tmp_path: Path, domain: Domain) -> None:
@@ -105,6 +105,9 @@ async def test_a_restarted_server_reads_the_conversation_back(tmp_path: Path, do
 
     after_restart = store(path, domain)  # empty memory, same file
     assert dump(await after_restart.retrieve(SENDER)) == remembered
+    assert dump(await after_restart.retrieve_full_tracker(SENDER)) == dump(
+        await before_restart.retrieve_full_tracker(SENDER)
+    )
     tracker = await take_turn(after_restart, TURNS[5])
     assert tracker.get_slot("buyer_id") == "b0001"
     assert dump(await store(path, domain, plain=True).retrieve(SENDER)) == dump(tracker)
