@@ -341,7 +341,7 @@ def cmd_retrain(args: argparse.Namespace) -> int:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     """Evaluate a model on the held-out test set; with --against, apply the regression gate."""
-    from bot.trainer.evaluation import evaluate, gate, html_report
+    from bot.trainer.evaluation import confusion_png, evaluate, gate, html_report
     from bot.training import model_path
 
     candidate_path = Path(args.model) if args.model else model_path()
@@ -358,11 +358,12 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     report = Path(args.report)
     report.parent.mkdir(parents=True, exist_ok=True)
     report.write_text(html_report(candidate, serving), encoding="utf-8")
+    picture = confusion_png(candidate, report.with_suffix(".png"))  # for a chat or an issue, where HTML will not do
     print(
         f"accuracy {candidate.accuracy:.3f}, macro-F1 {candidate.macro_f1:.3f}, {len(candidate.errors)} test messages wrong"
     )
     print("gate: " + ("passed" if verdict.passed else "refused: " + "; ".join(verdict.reasons)))
-    print(f"report: {report}")
+    print(f"report: {report} (confusion matrix also in {picture})")
     return 0 if verdict.passed else 1
 
 

@@ -66,10 +66,13 @@ def retrain(trainer: requests.Session, shop: CopyStack) -> dict[str, Any]:
     started = trainer.post(f"{shop.gateway_url}/api/trainer/retrain")
     assert started.status_code == 202, started.text
     assert trainer.post(f"{shop.gateway_url}/api/trainer/retrain").status_code == 409, "one job at a time"
-    deadline, percents = time.monotonic() + 900, []
+    deadline, percents, answered_while_training = time.monotonic() + 900, [], False
     while time.monotonic() < deadline:
         job = trainer.get(f"{shop.gateway_url}/api/trainer/retrain").json()["job"]
         percents.append(job["percent"])
+        if job["phase"] == "train" and not answered_while_training:
+            assert say(shop, "你好")["text"], "buyers are answered while a model trains"
+            answered_while_training = True
         if job["state"] == "finished":
             assert percents == sorted(percents), "progress only moves forward"
             return job
