@@ -595,8 +595,9 @@ def markdown(result: dict[str, Any]) -> str:
 
 def log_problems(var_dir: Path) -> dict[str, int]:
     counts = {}
-    for name in ("actions.log", "rasa.log"):
-        path = var_dir / "logs" / name
+    # The Rasa server logs to rasa-<port>.log (bot.processes.rasa_server).
+    for path in [var_dir / "logs" / "actions.log", *sorted((var_dir / "logs").glob("rasa-*.log"))]:
+        name = path.name
         text = path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
         counts[f"{name}: Traceback"] = text.count("Traceback")
         counts[f"{name}: ERROR lines"] = sum(1 for line in text.splitlines() if " ERROR " in line)
