@@ -71,7 +71,6 @@ def serving_model(candidate: Path) -> Path:
 
 def cmd_models(args: argparse.Namespace) -> int:
     """List model versions, activate one (hot-swapped if Rasa runs) or roll back."""
-    from bot.rasa_api import RasaUnavailable
     from bot.trainer import registry
     from bot.training import MODELS_DIR
 
@@ -88,9 +87,9 @@ def cmd_models(args: argparse.Namespace) -> int:
         return 2
     print(f"{name} is now the serving model.")
     try:
-        registry.hot_swap(settings().rasa_url, MODELS_DIR / name)
+        registry.hot_swap(settings().rasa_replicas, MODELS_DIR / name)
         print("The running Rasa server switched to it; conversations carry on.")
-    except (RuntimeError, RasaUnavailable, OSError) as exc:
+    except RuntimeError as exc:
         print(f"Rasa was not switched now ({exc}); it serves this model from the next ./shop run.")
     return 0
 
@@ -322,7 +321,7 @@ def cmd_retrain(args: argparse.Namespace) -> int:
             print(f"   {event['log']}", flush=True)
 
     Base.metadata.create_all(db.engine())
-    outcome = retrain(service_env(), show, settings().rasa_url)
+    outcome = retrain(service_env(), show, settings().rasa_replicas)
     if args.json:
         print(json.dumps({"result": outcome.as_json()}, ensure_ascii=False), flush=True)
     else:

@@ -280,6 +280,6 @@ def test_swapping_the_model_keeps_a_conversation_going(shop: tuple[Stack, str]) 
     sender = conversation()
     replies = stack.say(sender, "我要退款", BUYER)
     assert buttons(replies), "the refund form asks which order"
-    hot_swap(stack.rasa_url, model_path())  # what `./shop models activate` does to a running server
+    hot_swap([stack.rasa_url], model_path())  # what `./shop models activate` does to a running server
     replies = stack.say(sender, f'/inform_order_id{{"order_id":"{DEMO_ORDERS["in_transit"]}"}}', BUYER)
     assert any("尺码不合适" in b["title"] for b in buttons(replies)), "the form carried on after the swap"

@@ -102,3 +102,17 @@ def test_a_conversation_moves_between_replicas(replicas: dict) -> None:
         count = conn.execute(text("SELECT count(*) FROM events WHERE sender_id = :s"), {"s": sender}).scalar()
     engine.dispose()
     assert count and count > 4, "conversation events are stored in PostgreSQL"
+
+
+def test_activating_a_model_switches_every_replica(replicas: dict) -> None:
+    from bot.trainer.registry import hot_swap
+
+    model = train_if_stale(service_env())
+    hot_swap([replicas["a"], replicas["b"]], model)
+    for url in (replicas["a"], replicas["b"]):
+        status = requests.get(f"{url}/status", timeout=10).json()
+        assert status["model_file"] == model.name, status
+    with pytest.raises(RuntimeError, match="127.0.0.1:9 unreachable"):
+        hot_swap([replicas["a"], "http://127.0.0.1:9"], model)  # the others still switch; the failure is named
+    asked = say(replicas["b"], f"prod-{uuid.uuid4().hex[:8]}", "我要退款")
+    assert any(DEMO_ORDERS["delivered_recent"] in b["payload"] for b in buttons(asked)), "the swapped replica serves"

@@ -13,7 +13,7 @@ import re
 import subprocess
 import sys
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -139,7 +139,7 @@ def _summary(evaluation: Any) -> dict[str, Any]:
     }
 
 
-def retrain(env: dict[str, str], emit: Callable[[dict[str, Any]], None], rasa_url: str | None = None) -> Outcome:
+def retrain(env: dict[str, str], emit: Callable[[dict[str, Any]], None], rasa_urls: Sequence[str] = ()) -> Outcome:
     """Run the whole loop; `emit` receives {"phase", "percent", "log"?} as it goes."""
     from bot.trainer import registry
     from bot.trainer.evaluation import confusion_png, gate, html_report
@@ -188,11 +188,11 @@ def retrain(env: dict[str, str], emit: Callable[[dict[str, Any]], None], rasa_ur
     progress.enter("activate")
     registry.activate(candidate_path.name)
     outcome.outcome, outcome.message = "activated", "新模型通过把关，已上线。"
-    if rasa_url:
+    if rasa_urls:
         try:
-            registry.hot_swap(rasa_url, candidate_path)
+            registry.hot_swap(rasa_urls, candidate_path)
             outcome.message = "新模型通过把关，已上线，正在进行的对话不受影响。"
-        except (RuntimeError, OSError) as exc:
+        except RuntimeError as exc:
             outcome.message = "新模型通过把关，下次启动时生效（运行中的服务器没有切换）。"
             outcome.reasons = [f"the running Rasa server was not switched: {exc}"]
     progress.enter("done")

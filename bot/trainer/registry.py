@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import asdict, dataclass, field
+from collections.abc import Sequence
 from pathlib import Path
 
 import requests
@@ -89,8 +90,18 @@ def prune(models_dir: Path = MODELS_DIR, keep: int = KEEP) -> list[str]:
     return removed
 
 
-def hot_swap(rasa_url: str, model: Path) -> None:
-    """Load `model` into the running Rasa server without dropping conversations."""
-    response = requests.put(f"{rasa_url}/model", json={"model_file": str(model.resolve())}, timeout=300)
-    if response.status_code >= 400:
-        raise RuntimeError(f"Rasa refused the model swap: HTTP {response.status_code} {response.text[:200]}")
+def hot_swap(rasa_urls: Sequence[str], model: Path) -> None:
+    """Load `model` into every running Rasa server without dropping conversations.
+
+    Each replica is asked even if an earlier one fails; RuntimeError names the ones that did not switch.
+    """
+    failures = []
+    for url in rasa_urls:
+        try:
+            response = requests.put(f"{url}/model", json={"model_file": str(model.resolve())}, timeout=300)
+            if response.status_code >= 400:
+                failures.append(f"{url} refused: HTTP {response.status_code} {response.text[:200]}")
+        except requests.RequestException as exc:
+            failures.append(f"{url} unreachable: {exc}")
+    if failures:
+        raise RuntimeError("model not switched on " + "; ".join(failures))

@@ -248,9 +248,9 @@ async def list_models(request: web.Request) -> web.Response:
 async def _serve(name: str) -> web.Response:
     """Make `name` serve in the running Rasa server too; swapped=False when Rasa is not reachable."""
     try:
-        await asyncio.to_thread(registry.hot_swap, settings().rasa_url, MODELS_DIR / name)
+        await asyncio.to_thread(registry.hot_swap, settings().rasa_replicas, MODELS_DIR / name)
         swapped = True
-    except (RuntimeError, OSError):
+    except RuntimeError:
         swapped = False
     return answer({"active": name, "swapped": swapped})
 
