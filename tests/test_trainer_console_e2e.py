@@ -25,9 +25,9 @@ from tests.trainer.project_copy import CopyStack, add_agent, add_trainer, start_
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SCREENSHOTS = PROJECT_ROOT / "results" / "screenshots"  # copied to docs/screenshots for the README
 PASSWORD = "trainer pass 42"
-# "Regular customer here, knock off the odd yuan?" — bargaining in words the training data has never seen.
-MESSAGE = "老顾客了 老板再给抹个零头呗"
-INTENT = "bargain"
+# "Folks, does this one come in a really soft kind?" — a product question the current model falls back on.
+MESSAGE = "宝子们这款有没有那种特别软的"
+INTENT = "ask_product_info"
 TRAINING_MINUTES = 8  # 1.5–3 min on the 2-core machine, with room for a busy one
 
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -62,7 +62,7 @@ def test_trainer_labels_a_misunderstood_message_retrains_and_reads_the_evaluatio
     expect = playwright_api.expect
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
 
-    # A buyer bargains in new words, then asks for a person.
+    # A buyer asks about a product in words the bot does not know, then asks for a person.
     buyer = browser.new_context(viewport={"width": 390, "height": 844}).new_page()
     buyer.goto(f"{shop.gateway_url}/")
     buyer.select_option("#buyer-picker", "b0002")
@@ -123,7 +123,7 @@ def test_trainer_labels_a_misunderstood_message_retrains_and_reads_the_evaluatio
     # The examples tab finds it, and refuses the same text under another intent, inline.
     page.click("#tab-examples")
     page.locator("#intent-list .intent-item", has_text=INTENT).click()
-    page.fill("#example-search", "抹个零头")
+    page.fill("#example-search", "特别软")
     expect(page.locator("#examples .example", has_text=MESSAGE)).to_have_count(1, timeout=10000)
     page.fill("#example-text", MESSAGE)
     page.select_option("#example-intent", "ask_payment")
@@ -157,6 +157,8 @@ def test_trainer_labels_a_misunderstood_message_retrains_and_reads_the_evaluatio
     assert response.status == 200 and "<html" in response.text().lower()
     assert requests.get(f"{shop.gateway_url}{href}", timeout=10).status_code == 401, "reports are for trainers only"
     page.screenshot(path=str(SCREENSHOTS / "trainer-report.png"))
+    page.uncheck("#only-changed")  # every intent, not only those that moved
+    expect(page.locator(f'#intent-table tr[data-intent="{INTENT}"]')).to_be_visible()
 
     # The model versions show which one serves.
     page.click("#tab-models")

@@ -1001,11 +1001,15 @@
       })),
     ]));
     var body = el("tbody");
+    var changed = 0;
     names.forEach(function (name) {
       var c = cand[name] || {};
       var s = serv[name] || null;
       var ch = s ? change(c.f1, s.f1) : "";
-      body.appendChild(el("tr", { className: ch ? "changed-" + ch : "", dataset: { intent: name } }, [
+      var moved = !s || ch || change(c.precision, s.precision) || change(c.recall, s.recall);
+      if (moved) changed += 1;
+      var classes = (ch ? "changed-" + ch : "") + (moved ? "" : " unchanged");
+      body.appendChild(el("tr", { className: classes, dataset: { intent: name } }, [
         el("td", { title: name }, intentNodes(name)),
         el("td", { className: "num", text: str(c.support !== undefined ? c.support : s ? s.support : "") }),
         metricCell(c.precision, s && s.precision, "group-start"), metricCell(c.recall, s && s.recall), metricCell(c.f1, s && s.f1),
@@ -1016,6 +1020,10 @@
       ]));
     });
     table.appendChild(body);
+    // With two dozen intents, what moved is what the trainer came for: show only that when anything moved.
+    $("changed-count").textContent = "（" + changed + " / " + names.length + "）";
+    $("only-changed").checked = changed > 0 && changed < names.length;
+    table.classList.toggle("only-changed", $("only-changed").checked);
   }
 
   function renderConfusion(url) {
@@ -1158,6 +1166,9 @@
     $("validate").addEventListener("click", onValidate);
     $("retrain-start").addEventListener("click", onRetrain);
     $("models-refresh").addEventListener("click", loadModels);
+    $("only-changed").addEventListener("change", function () {
+      $("intent-table").classList.toggle("only-changed", $("only-changed").checked);
+    });
     $("rollback").addEventListener("click", onRollback);
     $("confusion-img").addEventListener("error", function () {
       $("confusion-img").hidden = true;
