@@ -126,6 +126,7 @@
   /** Ask before a destructive or switching action; resolves to true on 确定. */
   function confirmAction(title, message, okText) {
     var dialog = $("confirm-dialog");
+    if (dialog.open) return Promise.resolve(false); // a double click: one question at a time
     $("confirm-title").textContent = title;
     $("confirm-message").textContent = message;
     $("confirm-ok").textContent = okText || "确定";
