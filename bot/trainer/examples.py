@@ -42,7 +42,7 @@ _ITEM_LINE = re.compile(r"^(\s*-\s+)(.*?)(\s*)$")
 
 
 class ExampleError(ValueError):
-    """A refused change; the message is plain English for operators, `problems` lists row-level reasons."""
+    """A refused change: a short Chinese reason for trainers, then the details in English; `problems` lists row-level reasons."""
 
     def __init__(self, message: str, problems: list[str] | None = None) -> None:
         super().__init__(message)
@@ -91,15 +91,19 @@ def _yaml_examples(content: str, label: str) -> list[tuple[str, str]]:
         mark, problem = getattr(exc, "problem_mark", None), getattr(exc, "problem", None) or str(exc)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         context = f" ({exc.context})" if getattr(exc, "context", None) else ""
-        raise ExampleError(f"malformed YAML in {label}{where}: {problem}{context}") from None
+        raise ExampleError(
+            f"{label} 的 YAML 格式有误（malformed YAML in {label}{where}: {problem}{context}）"
+        ) from None
     if not isinstance(data, dict) or not isinstance(data.get("nlu") or [], list):
-        raise ExampleError(f"malformed training data in {label}: expected a mapping with an 'nlu:' list")
+        raise ExampleError(
+            f"{label} 的格式有误（malformed training data in {label}: expected a mapping with an 'nlu:' list）"
+        )
     out = []
     for block in data.get("nlu") or []:
         if isinstance(block, dict) and "intent" in block:
             if not isinstance(block.get("examples"), str):
                 raise ExampleError(
-                    f"malformed training data in {label}: intent '{block['intent']}' has no 'examples: |'"
+                    f"{label} 的格式有误（malformed training data in {label}: intent '{block['intent']}' has no 'examples: |'）"
                 )
             out += [(str(block["intent"]), t) for t in map(_item_text, block["examples"].splitlines()) if t]
     return out
@@ -228,25 +232,33 @@ class TrainingData:
     def _validate(self, intent: str, text: str, intents: list[str], entities: set[str]) -> str:
         """The cleaned example text, or ExampleError saying why it cannot be an example."""
         if intent not in intents:
-            raise ExampleError(f"unknown intent '{intent}' (known: {', '.join(intents)})")
+            raise ExampleError(f"没有这个意图（unknown intent '{intent}' (known: {', '.join(intents)})）")
         text = (text or "").strip()
         if not text:
-            raise ExampleError("example is empty")
+            raise ExampleError("样例是空的（example is empty）")
         if len(text) > MAX_LENGTH:
-            raise ExampleError(f"example is longer than {MAX_LENGTH} characters ({len(text)})")
+            raise ExampleError(
+                f"样例太长，最多 {MAX_LENGTH} 字（example is longer than {MAX_LENGTH} characters ({len(text)})）"
+            )
         # Line breaks of any kind would split the example across lines of the YAML block.
         if bad := next((c for c in text if unicodedata.category(c) in ("Cc", "Zl", "Zp")), None):
-            raise ExampleError(f"example contains a control character (U+{ord(bad):04X}); write it on one line")
+            raise ExampleError(
+                f"样例里有换行或控制字符，请写成一行（example contains a control character (U+{ord(bad):04X}); write it on one line）"
+            )
         for m in _ANNOTATION.finditer(text):
             try:
                 entity = json.loads(m[3]).get("entity") if m[3] else m[2].split(":", 1)[0].strip()
             except (ValueError, AttributeError):
-                raise ExampleError(f"malformed entity annotation '{m[0]}'") from None
+                raise ExampleError(f"实体标注格式有误（malformed entity annotation '{m[0]}'）") from None
             if entity not in entities:
-                raise ExampleError(f"unknown entity '{entity}' in '{m[0]}' (known: {', '.join(sorted(entities))})")
+                raise ExampleError(
+                    f"没有这个实体（unknown entity '{entity}' in '{m[0]}' (known: {', '.join(sorted(entities))})）"
+                )
         rest = _BARE_BRACKETS.sub("", _ANNOTATION.sub("", text))
         if "[" in rest or "]" in rest:
-            raise ExampleError(f"unbalanced or malformed brackets in '{text}'; annotate entities like [藏青色](color)")
+            raise ExampleError(
+                f"方括号不成对，实体请这样标注：[藏青色](color)（unbalanced or malformed brackets in '{text}'）"
+            )
         return text
 
     def _check_clash(
@@ -262,12 +274,16 @@ class TrainingData:
                 if example_key(other) == key:
                     shown = "" if other == text else f" as '{other}'"
                     raise ExampleError(
-                        f"'{text}' already exists {where}{shown}" + (held_out if src.is_test != to_test else "")
+                        f"已经有这条样例，属于意图 {other_intent}（'{text}' already exists {where}{shown}"
+                        + (held_out if src.is_test != to_test else "")
+                        + "）"
                     )
                 if src.is_test != to_test and is_near_copy(
                     *((key, example_key(other)) if to_test else (example_key(other), key))
                 ):
-                    raise ExampleError(f"'{text}' is nearly a copy of '{other}' {where}{held_out}")
+                    raise ExampleError(
+                        f"和意图 {other_intent} 的样例几乎一样（'{text}' is nearly a copy of '{other}' {where}{held_out}）"
+                    )
 
     def _target(self, sources: list[_Source], intent: str, as_test: bool) -> _Source:
         for src in sources:
@@ -283,8 +299,8 @@ class TrainingData:
                 if other_intent == intent and other == text:
                     return src, line
         if intent not in self.intents():
-            raise ExampleError(f"unknown intent '{intent}' (known: {', '.join(self.intents())})")
-        raise ExampleError(f"'{text}' is not an example of intent '{intent}'")
+            raise ExampleError(f"没有这个意图（unknown intent '{intent}' (known: {', '.join(self.intents())})）")
+        raise ExampleError(f"找不到这条样例，可能已被别人修改（'{text}' is not an example of intent '{intent}'）")
 
     @contextlib.contextmanager
     def _exclusive(self) -> Iterator[None]:
@@ -368,7 +384,9 @@ class TrainingData:
         src, line = self._find(sources, intent, text)
         old = _item_text(src.lines[line])
         if sum(i == intent for i, _, _ in src.items) == 1:
-            raise ExampleError(f"'{old}' is the last example of intent '{intent}' in {src.label} and cannot be deleted")
+            raise ExampleError(
+                f"这是该意图在此文件里的最后一条样例，不能删除（'{old}' is the last example of intent '{intent}' in {src.label} and cannot be deleted）"
+            )
         self._commit([(src, src.lines[:line] + src.lines[line + 1 :], [(intent, old)], [])])
         return Example(intent, old, src.label)
 

@@ -33,6 +33,7 @@ PHASES = {
 # Where each phase starts on the progress bar; training (DIET's epochs) takes most of the time.
 _START = {"validate": 0, "train": 5, "evaluate": 80, "gate": 95, "activate": 97, "done": 100}
 _EPOCHS = re.compile(r"Epochs:\s+(\d+)%")
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
 ERRORS_SHOWN = 100
 
 
@@ -68,6 +69,7 @@ class Progress:
         self.emit({"phase": phase, "percent": self.percent})
 
     def line(self, text: str) -> None:
+        text = _ANSI.sub("", text)  # Rasa colours its warnings for terminals; the console shows plain text
         if self.phase == "train" and (match := _EPOCHS.search(text)):
             percent = _START["train"] + int(match[1]) * (_START["evaluate"] - _START["train"]) // 100
             if percent != self.percent:

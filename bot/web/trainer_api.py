@@ -107,7 +107,9 @@ async def list_examples(request: web.Request) -> web.Response:
 def _text(body: dict[str, Any], key: str) -> str:
     value = body.get(key)
     if not isinstance(value, str):
-        raise web.HTTPBadRequest(text=f"'{key}' must be a string")
+        raise web.HTTPBadRequest(
+            text=dumps({"error": f"缺少 {key}（'{key}' must be a string）"}), content_type="application/json"
+        )
     return value
 
 

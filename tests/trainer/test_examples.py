@@ -149,8 +149,10 @@ def test_import_is_all_or_nothing(data: TrainingData) -> None:
     ]
     with pytest.raises(ExampleError, match="2 of 4 rows refused, nothing was written") as info:
         data.import_rows(rows)
-    assert info.value.problems[0].startswith("row 3: unknown intent 'no_such_intent'")
-    assert info.value.problems[1].startswith("row 4: '是正品吗' already exists under intent 'ask_authenticity'")
+    assert info.value.problems[0].startswith("row 3: 没有这个意图（unknown intent 'no_such_intent'")
+    assert info.value.problems[1].startswith(
+        "row 4: 已经有这条样例，属于意图 ask_authenticity（'是正品吗' already exists under intent 'ask_authenticity'"
+    )
     with pytest.raises(ExampleError, match="row 2: '这款羊毛围巾有没有吊牌和专柜小票！' repeats row 1"):
         data.import_rows([rows[0], (rows[0][0], rows[0][1] + "！")])
     assert snapshot(data) == before
