@@ -214,6 +214,19 @@ def confusion_png(evaluation: Evaluation, path: Path | str) -> Path:
     return path
 
 
+def newly_wrong(candidate: Evaluation, serving: Evaluation, intent: str) -> list[tuple[str, str]]:
+    """(text, candidate's guess) of test messages touching `intent` that the serving model got right.
+
+    These are what a trainer can act on: add training examples like them and retrain.
+    """
+    before = {(expected, predicted, text) for expected, predicted, _, text in serving.errors}
+    return [
+        (text, predicted)
+        for expected, predicted, _, text in candidate.errors
+        if intent in (expected, predicted) and (expected, predicted, text) not in before
+    ]
+
+
 def gate(candidate: Evaluation, serving: Evaluation | None, tolerance: float = 0.01) -> GateResult:
     """Refuse a candidate that is worse than the serving model, or weak on a core intent."""
     # Each reason in Chinese for the trainers' console, then in English for operators' logs.
@@ -232,9 +245,11 @@ def gate(candidate: Evaluation, serving: Evaluation | None, tolerance: float = 0
         for intent in CORE_INTENTS:
             old, new = serving.f1(intent), candidate.f1(intent)
             if old - new > _EPSILON:
+                flipped = "；".join(f"“{text}” → {got}" for text, got in newly_wrong(candidate, serving, intent))
                 reasons.append(
                     f"核心意图 {intent} 的 F1 从 {old:.3f} 降到 {new:.3f}，核心意图不允许下降"
-                    f"（{intent} F1 fell from {old:.3f} to {new:.3f}; core intents may not drop at all.）"
+                    + (f"；新答错：{flipped}" if flipped else "")
+                    + f"（{intent} F1 fell from {old:.3f} to {new:.3f}; core intents may not drop at all.）"
                 )
     for intent in CORE_INTENTS:
         if candidate.f1(intent) < CORE_F1_FLOOR:

@@ -76,6 +76,19 @@ def test_gate_refuses_any_core_intent_drop_naming_the_intent() -> None:
     assert gate(made(greet=0.9), made(greet=1.0)).passed
 
 
+def test_a_core_intent_drop_names_the_test_messages_the_candidate_newly_gets_wrong() -> None:
+    serving = made()
+    candidate = made(bargain=0.97)
+    candidate.errors = [
+        *serving.errors,
+        ("bargain", "ask_product_info", 0.55, "老板抹个零呗"),
+        ("greet", "bargain", 0.4, "哈喽"),
+    ]
+    reasons = gate(candidate, serving).reasons
+    assert len(reasons) == 1 and "新答错：“老板抹个零呗” → ask_product_info；“哈喽” → bargain" in reasons[0]
+    assert "能便宜点吗" not in reasons[0], "a message the serving model also got wrong is not news"
+
+
 def test_gate_refuses_a_core_intent_under_the_floor_without_a_serving_model() -> None:
     assert gate(made(), None).passed
     result = gate(made(bargain=0.944), None)
