@@ -79,6 +79,7 @@ def _gather(
 ) -> None:
     last_buyer: int | None = None
     flagged: dict[int, tuple[str, list[dict[str, Any]]]] = {}  # buyer line index -> (reason, top3)
+    asked_for_human: set[int] = set()  # buyer lines the bot understood as "a person, please"
     for i, line in enumerate(lines):
         if line.sender == "buyer" and not line.text.startswith("/"):
             last_buyer = i
@@ -86,8 +87,15 @@ def _gather(
             reason = _why(line)
             if reason:
                 flagged[last_buyer] = (reason, (line.extra or {}).get("understood") or [])
+            elif line.intent == "request_human":
+                asked_for_human.add(last_buyer)
     if handoff_at is not None:
-        before = [i for i, line in enumerate(lines) if line.sender == "buyer" and line.created_at <= handoff_at]
+        # The buyer's last words before the handoff, not the (well understood) request for a person itself.
+        before = [
+            i
+            for i, line in enumerate(lines)
+            if line.sender == "buyer" and line.created_at <= handoff_at and i not in asked_for_human
+        ]
         if before and before[-1] not in flagged:
             flagged[before[-1]] = ("before a handoff", [])
     for index, (reason, top3) in flagged.items():

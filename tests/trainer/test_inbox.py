@@ -52,3 +52,15 @@ def test_misunderstood_messages_are_collected_merged_and_decided(shop_url: str) 
         inbox.decide(s, items["这个咋整啊"].key, "dismissed", None, NOW)
     with db.session_scope() as s:
         assert "这个咋整啊" not in {item.text for item in inbox.collect(s)}
+
+
+def test_before_a_handoff_means_the_words_before_an_understood_request_for_a_person(shop_url: str) -> None:
+    with db.session_scope() as s:
+        add_turn(s, "h1", "这个面料起球吗", "ask_product_info", 0.7)
+        add_turn(s, "h1", "转人工", "request_human", 0.99, minute=1)
+        s.add(HandoffTicket(conversation_id="h1", reason="requested", priority=0, status="pending", context={},
+                            open_key="h1", created_at=NOW + timedelta(minutes=2)))  # fmt: skip
+    with db.session_scope() as s:
+        items = {item.text: item for item in inbox.collect(s)}
+    assert set(items) == {"这个面料起球吗"}
+    assert items["这个面料起球吗"].reasons == {"before a handoff"}
