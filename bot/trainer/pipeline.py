@@ -141,8 +141,8 @@ def _summary(evaluation: Any) -> dict[str, Any]:
     }
 
 
-def retrain(env: dict[str, str], emit: Callable[[dict[str, Any]], None], rasa_urls: Sequence[str] = ()) -> Outcome:
-    """Run the whole loop; `emit` receives {"phase", "percent", "log"?} as it goes."""
+def retrain(env: dict[str, str], emit: Callable[[dict[str, Any]], None], rasa_urls: Sequence[str]) -> Outcome:
+    """Run the whole loop; `emit` receives {"phase", "percent", "log"?} as it goes; `rasa_urls` get the new model."""
     from bot.trainer import registry
     from bot.trainer.evaluation import confusion_png, gate, html_report
 
@@ -159,43 +159,32 @@ def retrain(env: dict[str, str], emit: Callable[[dict[str, Any]], None], rasa_ur
 
     progress.enter("evaluate")
     serving_path = registry.active_model()
-    candidate = evaluation_of(candidate_path)
-    serving = evaluation_of(serving_path) if serving_path and serving_path != candidate_path else None
+    try:
+        candidate = evaluation_of(candidate_path)
+        serving = evaluation_of(serving_path) if serving_path and serving_path != candidate_path else None
+    except Exception as exc:  # a model that cannot even be loaded must not serve; say why and stop
+        return Outcome("failed", "评估失败，线上模型不变。", [f"evaluation failed: {exc!r}"])
 
     progress.enter("gate")
     verdict = gate(candidate, serving)
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     folder = reports_dir()
     folder.mkdir(parents=True, exist_ok=True)
-    report = folder / f"{stamp}-{candidate_path.stem.removesuffix('.tar')}.html"
+    report = folder / f"{datetime.now():%Y%m%d-%H%M%S}-{candidate_path.name.removesuffix('.tar.gz')}.html"
     report.write_text(html_report(candidate, serving), encoding="utf-8")
     picture = confusion_png(candidate, report.with_suffix(".png"))
-    outcome = Outcome(
-        "refused",
-        "候选模型没有通过对比把关，线上模型不变。",
-        verdict.reasons,
-        _summary(candidate),
-        _summary(serving) if serving else None,
-        report.name,
-        picture.name,
-    )
+    shown = {"candidate": _summary(candidate), "report": report.name, "confusion": picture.name}
     if serving_path == candidate_path:
-        outcome.outcome, outcome.message = "unchanged", "训练数据没有变化，线上已是这个模型。"
-        outcome.reasons = []
-        outcome.serving = outcome.candidate
-        return outcome
+        return Outcome("unchanged", "训练数据没有变化，线上已是这个模型。", serving=shown["candidate"], **shown)
     if not verdict.passed:
-        return outcome
+        refused = "候选模型没有通过对比把关，线上模型不变。"
+        return Outcome("refused", refused, verdict.reasons, serving=_summary(serving) if serving else None, **shown)
 
     progress.enter("activate")
     registry.activate(candidate_path.name)
-    outcome.outcome, outcome.message = "activated", "新模型通过把关，已上线。"
-    if rasa_urls:
-        try:
-            registry.hot_swap(rasa_urls, candidate_path)
-            outcome.message = "新模型通过把关，已上线，正在进行的对话不受影响。"
-        except RuntimeError as exc:
-            outcome.message = "新模型通过把关，下次启动时生效（运行中的服务器没有切换）。"
-            outcome.reasons = [f"the running Rasa server was not switched: {exc}"]
+    message, notes = "新模型通过把关，已上线，正在进行的对话不受影响。", []
+    try:
+        registry.hot_swap(rasa_urls, candidate_path)
+    except RuntimeError as exc:
+        message, notes = "新模型通过把关，下次启动时生效（运行中的服务器没有切换）。", [str(exc)]
     progress.enter("done")
-    return outcome
+    return Outcome("activated", message, notes, serving=_summary(serving) if serving else None, **shown)
