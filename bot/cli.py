@@ -108,7 +108,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from bot.processes import action_server, gateway, rasa_server, service_env, start_all, stop_all
+    from bot.processes import action_server, gateway, rasa_servers, service_env, start_all, stop_all
     from bot.training import train_if_stale
 
     s = settings()
@@ -117,8 +117,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     env = service_env()
     model = serving_model(train_if_stale(env))
     demo_passwords = {role: _demo_account(role) for role in ("agent", "trainer")}
-    print("Starting the action server, the Rasa server and the chat gateway …", flush=True)
-    processes = [action_server(env), rasa_server(model, env), gateway(env)]
+    rasas = rasa_servers(model, env)
+    which = "the Rasa server" if len(rasas) == 1 else f"{len(rasas)} Rasa servers"
+    print(f"Starting the action server, {which} and the chat gateway …", flush=True)
+    processes = [action_server(env), *rasas, gateway(env)]
     seconds = start_all(processes)
     print(
         f"\nReady in {seconds:.1f} s.\n"
@@ -128,8 +130,17 @@ def cmd_run(args: argparse.Namespace) -> int:
         f"  Trainers' console:              http://127.0.0.1:{s.gateway_port}/trainer"
         "  (more accounts: ./shop trainer-add NAME)\n"
         f"  Terminal chat:                  ./shop shell  (in another terminal)\n"
-        f"  Rasa REST (127.0.0.1 only):     http://127.0.0.1:{s.rasa_port}/webhooks/rest/webhook\n"
-        f"  Logs:                           {s.var_dir / 'logs'}\n"
+        + "".join(
+            f"  Rasa REST (127.0.0.1 only):     {url}/webhooks/rest/webhook"
+            + (
+                f"  (shard {i + 1}/{len(s.rasa_shards)}: CRC-32 of the conversation id)"
+                if len(s.rasa_shards) > 1
+                else ""
+            )
+            + "\n"
+            for i, url in enumerate(s.rasa_shards)
+        )
+        + f"  Logs:                           {s.var_dir / 'logs'}\n"
         + "".join(
             f"  Demo {role} account:{' ' * (14 - len(role))}demo / {password}\n"
             for role, password in demo_passwords.items()

@@ -103,11 +103,21 @@ def action_server(env: Mapping[str, str]) -> Process:
     )
 
 
-def rasa_server(model: Path, env: Mapping[str, str]) -> Process:
+def rasa_servers(model: Path, env: Mapping[str, str]) -> list[Process]:
+    """Every Rasa server of this environment: one per shard, on consecutive ports from RASA_PORT.
+
+    Embedded mode runs RASA_PROCESSES of them (default 2) sharing the SQLite tracker
+    file; `Settings.rasa_for` sends each conversation to always the same one.
+    """
     s = settings(env)
-    port = s.rasa_port
+    return [rasa_server(model, env, s.rasa_port + index) for index in range(len(s.rasa_shards))]
+
+
+def rasa_server(model: Path, env: Mapping[str, str], port: int | None = None) -> Process:
+    s = settings(env)
+    port = port or s.rasa_port
     return Process(
-        "Rasa server",
+        f"Rasa server :{port}" if len(s.rasa_shards) > 1 else "Rasa server",
         [
             sys.executable,
             "-m",

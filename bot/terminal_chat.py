@@ -11,8 +11,8 @@ from bot.config import settings
 
 
 def chat(buyer_id: str | None, conversation_id: str | None = None) -> int:
-    url = f"{settings().rasa_url}/webhooks/rest/webhook"
     sender = conversation_id or f"terminal-{uuid.uuid4().hex[:8]}"
+    url = f"{settings().rasa_for(sender)}/webhooks/rest/webhook"
     metadata = {"buyer_id": buyer_id} if buyer_id else {}
     who = f"buyer {buyer_id}" if buyer_id else "an anonymous buyer"
     print(f"Chatting as {who} (conversation {sender}). Type a number to press a button, Ctrl-D to quit.")

@@ -4,7 +4,7 @@ Starts the whole product (action server + Rasa server, embedded mode) on a fresh
 seeded SQLite shop in a temporary directory, lets simulated buyers (the seeded
 buyers b0002..b0050) hold realistic multi-turn Chinese conversations at several
 concurrency levels, and reports per-turn latency (p50/p95/p99), turns per second,
-errors and the resident memory of both servers.
+errors, CPU time per turn and the resident memory of every server process.
 
     RASA_TELEMETRY_ENABLED=false .venv/bin/python scripts/benchmark.py [--quick] [--train] [--json out.json]
 
@@ -14,7 +14,9 @@ every level by 5.
 
 Every concurrency level runs a bounded number of turns (and a wall-time cap). The
 buyers send their next message as soon as the bot answered (no thinking time), so
-the highest level approximates the saturation throughput of one Rasa process.
+the highest level approximates the saturation throughput of the stack: RASA_PROCESSES
+Rasa servers (default 2 in embedded mode), each buyer's conversation sent to its own
+server exactly as the gateway sends it (`Settings.rasa_for`).
 
 An error is an HTTP error, a timeout or connection failure, an empty reply list
 where a reply is expected, or a reply containing "系统开小差" (the bot's error
@@ -48,6 +50,7 @@ import aiohttp
 from sqlalchemy import select
 
 from bot import db
+from bot.config import Settings, settings
 from bot.models import Order
 from bot.processes import service_env, stop_all
 from bot.training import model_path, train_if_stale
@@ -206,6 +209,11 @@ def cpu_seconds(pid: int) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
+def memory_of(servers: dict[str, Any]) -> dict[str, dict[str, float]]:
+    """memory_mb of each named server process."""
+    return {name: memory_mb(process.popen.pid) for name, process in servers.items()}
+
+
 def memory_mb(pid: int) -> dict[str, float]:
     """Resident memory (VmRSS) of the process and its children, and the peak (VmHWM) of each summed."""
     tree = process_tree(pid)
@@ -231,7 +239,7 @@ class LevelOver(EndConversation):
 class Level:
     stats: LevelStats
     session: aiohttp.ClientSession
-    url: str
+    rasa: Settings  # routes each conversation to its Rasa server, as the gateway does
     deadline: float
     request_timeout: float
 
@@ -249,6 +257,7 @@ class Conversation:
         self.orders = orders  # (order id, status) of this buyer
         self.rng = rng
         self.sender = f"bench-{buyer}-{uuid.uuid4().hex[:10]}"
+        self.url = level.rasa.rasa_for(self.sender)
         self.script = ""
         self.previous = ""  # the buyer's previous message, as context for samples
 
@@ -259,7 +268,7 @@ class Conversation:
         body = {"sender": self.sender, "message": text, "metadata": {"buyer_id": self.buyer}}
         started = time.perf_counter()
         try:
-            async with self.level.session.post(f"{self.level.url}/webhooks/rest/webhook", json=body) as response:
+            async with self.level.session.post(f"{self.url}/webhooks/rest/webhook", json=body) as response:
                 payload = await response.read()
                 elapsed = time.perf_counter() - started
                 status = response.status
@@ -480,7 +489,7 @@ SCRIPTS: list[tuple[str, Callable[[Conversation], Awaitable[None]], float]] = [
 
 
 async def run_level(
-    url: str,
+    rasa: Settings,
     concurrency: int,
     turns: int,
     orders: dict[str, list[tuple[str, str]]],
@@ -494,7 +503,7 @@ async def run_level(
     connector = aiohttp.TCPConnector(limit=concurrency + 4)
     started = time.monotonic()
     async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
-        level = Level(stats, session, url, started + args.max_level_seconds, args.request_timeout)
+        level = Level(stats, session, rasa, started + args.max_level_seconds, args.request_timeout)
 
         async def buyer_loop(worker: int) -> None:
             rng = random.Random(seed * 1000 + worker)
@@ -539,15 +548,19 @@ async def run_level(
     return stats
 
 
-async def warm_up(url: str, buyer: str, request_timeout: float) -> float:
-    """A few untimed turns so that the first NLU/policy run (graph build, caches) is not measured."""
+async def warm_up(rasa: Settings, buyer: str, request_timeout: float) -> float:
+    """A few untimed turns on every Rasa server, so that the first NLU/policy run (graph build, caches) is not measured."""
     started = time.monotonic()
-    sender = f"bench-warmup-{uuid.uuid4().hex[:8]}"
+    senders: dict[str, str] = {}  # Rasa server → a conversation it serves
+    while len(senders) < len(rasa.rasa_shards):
+        sender = f"bench-warmup-{uuid.uuid4().hex[:8]}"
+        senders.setdefault(rasa.rasa_for(sender), sender)
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=request_timeout)) as session:
-        for text in ("你好", "是正品吗", "能便宜点吗", "碎花连衣裙穿什么码", "165cm 110斤"):
-            body = {"sender": sender, "message": text, "metadata": {"buyer_id": buyer}}
-            async with session.post(f"{url}/webhooks/rest/webhook", json=body) as response:
-                await response.read()
+        for url, sender in senders.items():
+            for text in ("你好", "是正品吗", "能便宜点吗", "碎花连衣裙穿什么码", "165cm 110斤"):
+                body = {"sender": sender, "message": text, "metadata": {"buyer_id": buyer}}
+                async with session.post(f"{url}/webhooks/rest/webhook", json=body) as response:
+                    await response.read()
     return time.monotonic() - started
 
 
@@ -562,7 +575,8 @@ def markdown(result: dict[str, Any]) -> str:
     lines = [
         (
             f"Benchmark on {env['cpus']} CPUs, Python {env['python']}, model `{env['model']}`, "
-            f"embedded mode (SQLite), {'quick run' if result['quick'] else 'full run'}."
+            f"embedded mode (SQLite), {env.get('rasa_processes', 1)} Rasa server(s), "
+            f"{'quick run' if result['quick'] else 'full run'}."
         ),
         "",
         "| Measure | Value |",
@@ -573,8 +587,8 @@ def markdown(result: dict[str, Any]) -> str:
     else:
         lines.append("| Training (s) | not measured (model was up to date; use `--train`) |")
     lines.append(f"| Start-up to ready (s) | {fmt(result['startup_seconds'])} |")
-    for key, label in (("rasa_server", "Rasa server"), ("action_server", "Action server")):
-        mem = result["memory_after_run"][key]
+    for key, mem in result["memory_after_run"].items():
+        label = key.replace("_", " ").capitalize().replace("server ", "server :")
         lines.append(f"| {label} RSS after run (MB) | {fmt(mem['rss_mb'])} (peak {fmt(mem['peak_rss_mb'])}) |")
     lines += [
         "",
@@ -587,10 +601,18 @@ def markdown(result: dict[str, Any]) -> str:
         lines.append(
             f"| {level['concurrent_buyers']} | {level['turns']} | {fmt(lat['p50'], 0)} | {fmt(lat['p95'], 0)} | "
             f"{fmt(lat['p99'], 0)} | {fmt(level['turns_per_second'], 2)} | {level['errors']} | "
-            f"{level['fallback_replies']} | {level['handoffs']} | {fmt(level['cpu_ms_per_turn']['rasa_server'])} | "
+            f"{level['fallback_replies']} | {level['handoffs']} | {rasa_cpu(level['cpu_ms_per_turn'])} | "
             f"{fmt(level['cpu_ms_per_turn']['action_server'])} |"
         )
     return "\n".join(lines)
+
+
+def rasa_cpu(cpu_ms_per_turn: dict[str, float]) -> str:
+    """Rasa's CPU ms per turn: the only server's, or all servers' together (each one's in brackets)."""
+    if "rasa_servers" not in cpu_ms_per_turn:
+        return f"{cpu_ms_per_turn['rasa_server']:.1f}"
+    each = [f"{ms:.1f}" for name, ms in cpu_ms_per_turn.items() if name.startswith("rasa_server_")]
+    return f"{cpu_ms_per_turn['rasa_servers']:.1f} ({' + '.join(each)})"
 
 
 def log_problems(var_dir: Path) -> dict[str, int]:
@@ -622,6 +644,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--max-level-seconds", type=float, default=1800.0, help="wall-time cap of each level")
     parser.add_argument("--progress-seconds", type=float, default=5.0, help="seconds between progress lines")
     parser.add_argument("--seed", type=int, default=7, help="seed of the buyers' choices")
+    default_processes = len(settings({**os.environ, "SHOP_MODE": "embedded", "RASA_URL": ""}).rasa_shards)
+    parser.add_argument(
+        "--rasa-processes",
+        type=int,
+        default=default_processes,
+        help=f"Rasa servers to shard conversations over (default: RASA_PROCESSES or {default_processes})",
+    )
     parser.add_argument("--keep-var", action="store_true", help="keep the temporary var dir (logs, databases)")
     args = parser.parse_args(argv)
     args.level_list = [int(x) for x in args.levels.split(",") if x.strip()]
@@ -675,7 +704,8 @@ def main(argv: list[str] | None = None) -> int:
         had_model = model_path().exists()
         log("Starting the action server and the Rasa server (embedded mode) …")
         started = time.monotonic()
-        stack = start_stack(var_dir, {"DATABASE_URL": url, "SHOP_MODE": "embedded"})
+        overrides = {"DATABASE_URL": url, "SHOP_MODE": "embedded", "RASA_PROCESSES": str(args.rasa_processes)}
+        stack = start_stack(var_dir, overrides)
         total = time.monotonic() - started
         if not had_model and result["training_seconds"] is None:
             result["training_seconds"] = round(total - stack.startup_seconds, 1)  # trained because it was stale
@@ -684,37 +714,43 @@ def main(argv: list[str] | None = None) -> int:
         host = urlparse(stack.rasa_url).hostname
         if host != "127.0.0.1":
             raise SystemExit(f"Refusing to benchmark a non-local Rasa server at {stack.rasa_url}")
-        log(f"Ready after {stack.startup_seconds:.1f} s at {stack.rasa_url}")
+        rasa = stack.settings
+        assert rasa is not None
+        log(f"Ready after {stack.startup_seconds:.1f} s at {', '.join(rasa.rasa_shards)}")
         result["environment"] = {
             "cpus": os.cpu_count(),
             "python": platform.python_version(),
             "platform": platform.platform(),
             "model": model_path().name,
+            "rasa_processes": len(rasa.rasa_shards),
         }
-        result["memory_at_ready"] = {
-            "rasa_server": memory_mb(stack.processes[1].popen.pid),
-            "action_server": memory_mb(stack.processes[0].popen.pid),
-        }
-
-        servers = {"rasa_server": stack.processes[1], "action_server": stack.processes[0]}
+        # Every server process by name: "action_server", then "rasa_server" (the only one)
+        # or "rasa_server_<port>" for each of several.
+        servers = {"action_server": stack.processes[0]}
+        for process, shard in zip(stack.rasa_processes, rasa.rasa_shards, strict=True):
+            servers["rasa_server" if len(rasa.rasa_shards) == 1 else f"rasa_server_{urlparse(shard).port}"] = process
+        rasa_names = [name for name in servers if name.startswith("rasa_server")]
+        result["memory_at_ready"] = memory_of(servers)
         log(
-            f"Warm-up: {asyncio.run(warm_up(stack.rasa_url, BUYERS[0], args.request_timeout)):.1f} s for 5 untimed turns"
+            f"Warm-up: {asyncio.run(warm_up(rasa, BUYERS[0], args.request_timeout)):.1f} s "
+            f"for 5 untimed turns on each Rasa server"
         )
         for index, (concurrency, turns) in enumerate(zip(args.level_list, args.turn_list, strict=True)):
             log(f"Level {index + 1}/{len(args.level_list)}: {concurrency} concurrent buyers, {turns} turns …")
             # CPU time per turn is steadier than turns/s on a shared machine: other work
             # slows the wall clock but barely changes what one turn costs the servers.
             cpu_before = {name: cpu_seconds(p.popen.pid) for name, p in servers.items()}
-            stats = asyncio.run(run_level(stack.rasa_url, concurrency, turns, orders, args, args.seed + index))
+            stats = asyncio.run(run_level(rasa, concurrency, turns, orders, args, args.seed + index))
             summary = stats.summary()
             summary["cpu_ms_per_turn"] = {
                 name: round((cpu_seconds(p.popen.pid) - cpu_before[name]) / max(stats.turns, 1) * 1000, 2)
                 for name, p in servers.items()
             }
-            summary["memory_after_level"] = {
-                "rasa_server": memory_mb(stack.processes[1].popen.pid),
-                "action_server": memory_mb(stack.processes[0].popen.pid),
-            }
+            if len(rasa_names) > 1:  # all Rasa servers together: what a turn costs in Rasa
+                summary["cpu_ms_per_turn"]["rasa_servers"] = round(
+                    sum(summary["cpu_ms_per_turn"][name] for name in rasa_names), 2
+                )
+            summary["memory_after_level"] = memory_of(servers)
             result["levels"].append(summary)
             lat = summary["latency_ms"]
             log(
@@ -733,10 +769,7 @@ def main(argv: list[str] | None = None) -> int:
                     f"{sample['message']!r}{after} → {sample['reply']}"
                 )
 
-        result["memory_after_run"] = {
-            "rasa_server": memory_mb(stack.processes[1].popen.pid),
-            "action_server": memory_mb(stack.processes[0].popen.pid),
-        }
+        result["memory_after_run"] = memory_of(servers)
         result["log_problems"] = log_problems(var_dir)
         log("Server logs: " + ", ".join(f"{k} {v}" for k, v in result["log_problems"].items()))
     finally:

@@ -9,8 +9,8 @@ from typing import Any
 
 import requests
 
-from bot.config import settings
-from bot.processes import Process, action_server, gateway, rasa_server, service_env, start_all, stop_all
+from bot.config import Settings, settings
+from bot.processes import Process, action_server, gateway, rasa_servers, service_env, start_all, stop_all
 from bot.training import train_if_stale
 
 
@@ -20,42 +20,75 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def free_ports(count: int) -> int:
+    """The first of `count` consecutive free ports (Rasa servers take consecutive ports)."""
+    for _ in range(100):
+        first = free_port()
+        if count == 1 or all(_free(first + i) for i in range(1, count)):
+            return first
+    raise RuntimeError(f"no {count} consecutive free ports")
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except (OSError, OverflowError):  # taken, or beyond 65535
+            return False
+        return True
+
+
 @dataclass
 class Stack:
-    rasa_url: str
-    processes: list[Process]
+    rasa_url: str  # the first Rasa server (the only one unless RASA_PROCESSES > 1)
+    processes: list[Process]  # the action server, every Rasa server, then the gateway if any
     startup_seconds: float
     gateway_url: str | None = None
+    settings: Settings | None = None
+
+    def rasa_for(self, sender: str) -> str:
+        """The Rasa server of a conversation, chosen as every part of the product chooses it."""
+        return self.settings.rasa_for(sender) if self.settings else self.rasa_url
+
+    @property
+    def rasa_processes(self) -> list[Process]:
+        return [p for p in self.processes if p.name.startswith("Rasa server")]
 
     def say(self, sender: str, text: str, buyer: str | None = None) -> list[dict[str, Any]]:
         """Send one buyer message; the bot's replies (possibly none)."""
         body: dict[str, Any] = {"sender": sender, "message": text}
         if buyer:
             body["metadata"] = {"buyer_id": buyer}
-        response = requests.post(f"{self.rasa_url}/webhooks/rest/webhook", json=body, timeout=60)
+        response = requests.post(f"{self.rasa_for(sender)}/webhooks/rest/webhook", json=body, timeout=60)
         response.raise_for_status()
         return response.json()
 
     def tracker(self, sender: str) -> dict[str, Any]:
-        return requests.get(f"{self.rasa_url}/conversations/{sender}/tracker", timeout=30).json()
+        return requests.get(f"{self.rasa_for(sender)}/conversations/{sender}/tracker", timeout=30).json()
 
 
 def start_stack(var_dir: Path, overrides: dict[str, str], with_gateway: bool = False) -> Stack:
-    """Start the action server and Rasa (and the gateway) on free ports with `overrides`."""
+    """Start the action server and Rasa (and the gateway) on free ports with `overrides`.
+
+    One Rasa server unless `overrides` set RASA_PROCESSES (fewer processes start faster).
+    """
+    processes_wanted = int(overrides.get("RASA_PROCESSES", "1"))
     env = service_env(
         {
             "SHOP_VAR_DIR": str(var_dir),
             "ACTION_PORT": str(free_port()),
-            "RASA_PORT": str(free_port()),
+            "RASA_PORT": str(free_ports(processes_wanted)),
             "GATEWAY_PORT": str(free_port()),
+            "RASA_PROCESSES": str(processes_wanted),
             **overrides,
         }
     )
     model = train_if_stale(env)
-    processes = [action_server(env), rasa_server(model, env)] + ([gateway(env)] if with_gateway else [])
+    processes = [action_server(env), *rasa_servers(model, env)] + ([gateway(env)] if with_gateway else [])
     seconds = start_all(processes, timeout=180)
     s = settings(env)
-    return Stack(s.rasa_url, processes, seconds, f"http://127.0.0.1:{s.gateway_port}" if with_gateway else None)
+    gateway_url = f"http://127.0.0.1:{s.gateway_port}" if with_gateway else None
+    return Stack(s.rasa_url, processes, seconds, gateway_url, s)
 
 
 def stop_stack(stack: Stack) -> None:

@@ -22,6 +22,7 @@ import logging
 import os
 import re
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -71,9 +72,10 @@ async def _send(ws: web.WebSocketResponse, message: dict[str, Any]) -> None:
             await ws.send_json(message)
 
 
-def create_app(rasa_url: str) -> web.Application:
+def create_app(rasa_for: Callable[[str], str]) -> web.Application:
+    """The gateway app; `rasa_for(conversation_id)` is the Rasa server of a conversation (`Settings.rasa_for`)."""
     app = web.Application()
-    app["rasa_url"] = rasa_url
+    app["rasa_for"] = rasa_for
     app["hub"] = Hub()
     app.router.add_get("/health", lambda _: web.json_response({"ok": True}))
     app.router.add_get("/", lambda _: html_page(STATIC / "shop.html"))
@@ -224,8 +226,9 @@ async def _on_buyer_message(
 async def _ask_rasa(app: web.Application, conversation_id: str, buyer_id: str | None, text: str) -> None:
     hub: Hub = app["hub"]
     body = {"sender": conversation_id, "message": text, "metadata": {"buyer_id": buyer_id} if buyer_id else {}}
+    rasa = app["rasa_for"](conversation_id)  # always the same server for a conversation (Settings.rasa_for)
     try:
-        async with app["client"].post(f"{app['rasa_url']}/webhooks/rest/webhook", json=body) as response:
+        async with app["client"].post(f"{rasa}/webhooks/rest/webhook", json=body) as response:
             response.raise_for_status()
             replies = await response.json()
         understood = await _latest_understanding(app, conversation_id)
@@ -251,7 +254,8 @@ async def _ask_rasa(app: web.Application, conversation_id: str, buyer_id: str | 
 
 async def _latest_understanding(app: web.Application, conversation_id: str) -> dict[str, Any]:
     """The intent and confidence Rasa saw in the buyer's latest message (for agents)."""
-    url = f"{app['rasa_url']}/conversations/{quote(conversation_id, safe='')}/tracker?include_events=NONE"
+    rasa = app["rasa_for"](conversation_id)
+    url = f"{rasa}/conversations/{quote(conversation_id, safe='')}/tracker?include_events=NONE"
     async with app["client"].get(url) as response:
         if response.status != 200:
             return {}
@@ -446,7 +450,7 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s - %(message)s")
     # 127.0.0.1 by default; GATEWAY_HOST=0.0.0.0 serves other machines (put TLS in front).
     host = os.environ.get("GATEWAY_HOST", "127.0.0.1")
-    web.run_app(create_app(settings().rasa_url), host=host, port=args.port, print=None)
+    web.run_app(create_app(settings().rasa_for), host=host, port=args.port, print=None)
 
 
 if __name__ == "__main__":
