@@ -2,7 +2,8 @@
  *
  * Plain JavaScript, no build step. Buyers' messages are untrusted: everything that
  * comes from the server goes on the page through textContent / text nodes only
- * (never innerHTML).
+ * (never innerHTML). The DOM helpers, the API client and the sign-in form are
+ * console-kit.js's.
  *
  * Four tabs over the JSON API in /api/trainer/* (cookie session, same origin):
  * the inbox of misunderstood messages, the training examples, retraining with its
@@ -44,42 +45,16 @@
     noticeTimer: null,
   };
 
-  var $ = function (id) { return document.getElementById(id); };
+  var kit = window.ConsoleKit;
+  var $ = kit.$, el = kit.el, clear = kit.clear, str = kit.str;
+  var LOGIN_PATH = "/api/trainer/login";
+  var api = kit.createApi(LOGIN_PATH, sessionLost, {
+    404: "内容不存在或已被处理，请刷新",
+    409: "操作冲突，请刷新后重试",
+  });
+  var showLogin = kit.showLogin;
 
-  // --- DOM helpers (text only) -------------------------------------------------
-
-  /** Create an element; `props` are set as properties (className, title, dataset…),
-   *  children are nodes or strings (strings become text nodes). */
-  function el(tag, props, children) {
-    var node = document.createElement(tag);
-    if (props) {
-      Object.keys(props).forEach(function (key) {
-        var value = props[key];
-        if (value === undefined || value === null) return;
-        if (key === "dataset") {
-          Object.keys(value).forEach(function (k) { node.dataset[k] = String(value[k]); });
-        } else if (key === "text") {
-          node.textContent = String(value);
-        } else {
-          node[key] = value;
-        }
-      });
-    }
-    (children || []).forEach(function (child) {
-      if (child === null || child === undefined || child === false) return;
-      node.appendChild(typeof child === "string" || typeof child === "number"
-        ? document.createTextNode(String(child)) : child);
-    });
-    return node;
-  }
-
-  function clear(node) {
-    while (node.firstChild) node.removeChild(node.firstChild);
-  }
-
-  function str(value) {
-    return value === null || value === undefined ? "" : String(value);
-  }
+  // --- numbers and names ---------------------------------------------------------
 
   function num(value) {
     var n = Number(value);
@@ -142,81 +117,12 @@
     });
   }
 
-  // --- API ---------------------------------------------------------------------
-
-  function ApiError(status, message) {
-    this.status = status;
-    this.message = message;
-  }
-
-  var FALLBACK_ERROR = {
-    400: "请求有误，请检查后重试",
-    401: "登录已过期，请重新登录",
-    403: "没有权限进行此操作",
-    404: "内容不存在或已被处理，请刷新",
-    409: "操作冲突，请刷新后重试",
-  };
-
-  /** fetch JSON with the session cookie; a 401 sends the trainer back to the login form. */
-  function api(method, path, body) {
-    var options = { method: method, credentials: "same-origin", headers: { Accept: "application/json" } };
-    if (body !== undefined) {
-      options.headers["Content-Type"] = "application/json";
-      options.body = JSON.stringify(body);
-    }
-    return fetch(path, options).then(
-      function (response) {
-        return response.text().then(function (raw) {
-          var data = null;
-          try { data = raw ? JSON.parse(raw) : null; } catch (e) { data = null; }
-          if (response.ok) return data;
-          var message = (data && typeof data === "object" && data.error) ||
-            FALLBACK_ERROR[response.status] || ("服务器出错了（" + response.status + "），请稍后重试");
-          if (response.status === 401 && path !== "/api/trainer/login") sessionLost();
-          throw new ApiError(response.status, String(message));
-        });
-      },
-      function () {
-        throw new ApiError(0, "网络连接失败，请检查网络后重试");
-      }
-    );
-  }
-
   // --- login / logout ----------------------------------------------------------
-
-  function showLogin(message) {
-    $("workspace").hidden = true;
-    $("login-view").hidden = false;
-    $("login-error").textContent = message || "";
-    $("login-submit").disabled = false;
-    $("login-password").value = "";
-    ($("login-username").value ? $("login-password") : $("login-username")).focus();
-  }
 
   function sessionLost() {
     if (!state.me) return; // already on the login form
     leaveWorkspace();
     showLogin("登录已过期，请重新登录");
-  }
-
-  function onLoginSubmit(event) {
-    event.preventDefault();
-    var username = $("login-username").value.trim();
-    var password = $("login-password").value;
-    var errorBox = $("login-error");
-    if (!username || !password) {
-      errorBox.textContent = "请输入用户名和密码";
-      return;
-    }
-    errorBox.textContent = "";
-    $("login-submit").disabled = true;
-    api("POST", "/api/trainer/login", { username: username, password: password })
-      .then(function (data) { enterWorkspace(data && data.username ? data.username : username); })
-      .catch(function (err) {
-        errorBox.textContent = err.message;
-        $("login-submit").disabled = false;
-        $("login-password").select();
-      });
   }
 
   function onLogout() {
@@ -229,11 +135,7 @@
 
   function enterWorkspace(username) {
     state.me = username;
-    $("me-name").textContent = username;
-    $("login-view").hidden = true;
-    $("workspace").hidden = false;
-    $("login-error").textContent = "";
-    $("login-password").value = "";
+    kit.showWorkspace(username);
     showPageError("");
     loadJob(); // shows a running or finished job, and polls while it runs
     // Intents first: every tab shows their Chinese labels.
@@ -1150,7 +1052,7 @@
   // --- wiring ------------------------------------------------------------------
 
   function init() {
-    $("login-form").addEventListener("submit", onLoginSubmit);
+    kit.bindLoginForm(api, LOGIN_PATH, enterWorkspace);
     $("logout").addEventListener("click", onLogout);
     document.querySelector(".tabs").addEventListener("click", onTabClick);
     document.querySelector(".tabs").addEventListener("keydown", onTabKey);
