@@ -75,3 +75,12 @@ def shop_url(request: pytest.FixtureRequest, tmp_path: Any, monkeypatch: pytest.
 @pytest.fixture(scope="session")
 def domain() -> dict[str, Any]:
     return yaml.safe_load((PROJECT_ROOT / "domain.yml").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """A headless Chromium for one module of browser tests (tests/browser.py says how)."""
+    from tests.browser import chromium  # imported here: only the browser tests need Playwright
+
+    with chromium() as browser:
+        yield browser

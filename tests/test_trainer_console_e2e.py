@@ -11,51 +11,29 @@ Screenshots for the README are taken from these pages.
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import requests
 
-from bot.config import PROJECT_ROOT
+from tests.browser import SCREENSHOTS, chromium_or_skip, open_first_ticket_in_console, playwright_api
 from tests.trainer.project_copy import CopyStack, add_agent, add_trainer, start_copy, stop_copy
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-SCREENSHOTS = PROJECT_ROOT / "results" / "screenshots"  # copied to docs/screenshots for the README
 PASSWORD = "trainer pass 42"
 # "Folks, does this one come in a really soft kind?" — a product question the current model falls back on.
 MESSAGE = "宝子们这款有没有那种特别软的"
 INTENT = "ask_product_info"
 TRAINING_MINUTES = 8  # 1.5–3 min on the 2-core machine, with room for a busy one
 
-playwright_api = pytest.importorskip("playwright.sync_api")
-
 
 @pytest.fixture(scope="module")
 def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CopyStack]:
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("SHOP_REQUIRE_SERVICES") == "1":
-            pytest.fail("Chromium is required for the browser tests (./shop test installs it with apt-get)")
-        pytest.skip("Chromium is not installed")
+    chromium_or_skip()
     stack = start_copy(tmp_path_factory.mktemp("trainer-console"))
     add_trainer(stack, "xiaolin", PASSWORD)
     add_agent(stack, "xiaomei", PASSWORD)
     yield stack
     stop_copy(stack)
-
-
-@pytest.fixture(scope="module")
-def browser(shop: CopyStack) -> Iterator:
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                  "--no-first-run", "--disable-sync"],
-        )  # fmt: skip
-        yield browser
-        browser.close()
 
 
 def test_trainer_labels_a_misunderstood_message_retrains_and_reads_the_evaluation(shop: CopyStack, browser) -> None:  # noqa: ANN001
@@ -75,14 +53,7 @@ def test_trainer_labels_a_misunderstood_message_retrains_and_reads_the_evaluatio
         expect(bot_lines.nth(count)).to_be_visible(timeout=30000)  # the bot answered (one line or more)
 
     # The agent marks the bot's answer to it as a misunderstanding, in the console.
-    agent = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
-    agent.goto(f"{shop.gateway_url}/console")
-    agent.fill("#login-username", "xiaomei")
-    agent.fill("#login-password", PASSWORD)
-    agent.click("#login-submit")
-    ticket = agent.locator("#queue .ticket").first
-    expect(ticket).to_be_visible(timeout=20000)
-    ticket.click()
+    agent = open_first_ticket_in_console(browser, shop.gateway_url, "xiaomei", PASSWORD)
     answer = agent.locator("#transcript li.sender-buyer", has_text=MESSAGE).locator(
         "xpath=following-sibling::li[contains(@class, 'sender-bot')][1]"
     )

@@ -7,33 +7,23 @@ Screenshots for the README are taken from these pages.
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from bot import db
-from bot.config import PROJECT_ROOT
 from bot.policy import policy
 from bot.web.accounts import AGENT, create_account
+from tests.browser import SCREENSHOTS, chromium_or_skip, open_first_ticket_in_console, playwright_api
 from tests.conftest import fresh_shop
 from tests.live import Stack, start_stack, stop_stack
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-SCREENSHOTS = PROJECT_ROOT / "results" / "screenshots"  # copied to docs/screenshots for the README
 AGENT_PASSWORD = "correct horse 42"
-
-playwright_api = pytest.importorskip("playwright.sync_api")
 
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("SHOP_REQUIRE_SERVICES") == "1":
-            pytest.fail("Chromium is required for the browser tests (./shop test installs it with apt-get)")
-        pytest.skip("Chromium is not installed")
+    chromium_or_skip()
     var_dir = tmp_path_factory.mktemp("web")
     url = f"sqlite:///{var_dir / 'shop.db'}"
     fresh_shop(url)
@@ -43,18 +33,6 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     yield stack
     stop_stack(stack)
     db.dispose_all()
-
-
-@pytest.fixture(scope="module")
-def browser(site: Stack) -> Iterator:
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                  "--no-first-run", "--disable-sync"],
-        )  # fmt: skip
-        yield browser
-        browser.close()
 
 
 def test_buyer_and_agent_go_through_the_whole_handoff_cycle(site: Stack, browser) -> None:  # noqa: ANN001
@@ -96,14 +74,7 @@ def test_buyer_and_agent_go_through_the_whole_handoff_cycle(site: Stack, browser
 
     # Ask for a person; the agent sees the ticket in the console.
     say("转人工")
-    agent = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
-    agent.goto(f"{site.gateway_url}/console")
-    agent.fill("#login-username", "xiaomei")
-    agent.fill("#login-password", AGENT_PASSWORD)
-    agent.click("#login-submit")
-    ticket = agent.locator("#queue .ticket").first
-    expect(ticket).to_be_visible(timeout=20000)
-    ticket.click()
+    agent = open_first_ticket_in_console(browser, site.gateway_url, "xiaomei", AGENT_PASSWORD)
     expect(agent.locator("#conversation")).to_contain_text("<script>alert(1)</script>", timeout=10000)
     agent.click("#claim")
     expect(buyer.locator('#chat-messages .msg[data-sender="system"]').last).to_contain_text("人工客服", timeout=10000)
