@@ -22,7 +22,7 @@ import requests
 from bot.config import PROJECT_ROOT
 from bot.processes import service_env
 from bot.training import train_if_stale
-from tests.live import free_port
+from tests.live import free_port, free_ports
 
 _SKIP = shutil.ignore_patterns(".git", ".venv", "var", "models", "results", "__pycache__", ".pytest_cache", "docs")
 
@@ -31,7 +31,7 @@ _SKIP = shutil.ignore_patterns(".git", ".venv", "var", "models", "results", "__p
 class CopyStack:
     root: Path
     gateway_url: str
-    rasa_url: str
+    rasa_urls: tuple[str, ...]  # every Rasa shard
     env: dict[str, str]
     process: subprocess.Popen
     log: Path
@@ -50,7 +50,8 @@ def start_copy(tmp: Path, timeout: float = 300) -> CopyStack:
     (root / "models").mkdir()
     model = train_if_stale(service_env())  # the real project's current model: same inputs, same fingerprint
     shutil.copy2(model, root / "models" / model.name)
-    ports = {"GATEWAY_PORT": free_port(), "RASA_PORT": free_port(), "ACTION_PORT": free_port()}
+    # The product's default two Rasa shards (consecutive ports), so activation must reach both.
+    ports = {"GATEWAY_PORT": free_port(), "RASA_PORT": free_ports(2), "ACTION_PORT": free_port(), "RASA_PROCESSES": 2}
     env = {
         **os.environ,
         **{k: str(v) for k, v in ports.items()},
@@ -58,7 +59,7 @@ def start_copy(tmp: Path, timeout: float = 300) -> CopyStack:
         "PYTHONPATH": str(root),
         "RASA_TELEMETRY_ENABLED": "false",
     }
-    for name in ("DATABASE_URL", "SHOP_MODE", "RASA_URL"):
+    for name in ("DATABASE_URL", "SHOP_MODE", "RASA_URL", "RASA_REPLICAS"):
         env.pop(name, None)
     log = tmp / "run.log"
     process = subprocess.Popen(
@@ -66,7 +67,12 @@ def start_copy(tmp: Path, timeout: float = 300) -> CopyStack:
         stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
     stack = CopyStack(
-        root, f"http://127.0.0.1:{ports['GATEWAY_PORT']}", f"http://127.0.0.1:{ports['RASA_PORT']}", env, process, log
+        root,
+        f"http://127.0.0.1:{ports['GATEWAY_PORT']}",
+        tuple(f"http://127.0.0.1:{ports['RASA_PORT'] + i}" for i in range(2)),
+        env,
+        process,
+        log,
     )
     started = time.monotonic()
     while b"Ready in" not in log.read_bytes():

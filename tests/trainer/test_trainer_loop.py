@@ -84,6 +84,11 @@ def serving(trainer: requests.Session, shop: CopyStack) -> str:
     return next(m["name"] for m in trainer.get(f"{shop.gateway_url}/api/trainer/models").json() if m["active"])
 
 
+def models_served(shop: CopyStack) -> set[str]:
+    """The model file each running Rasa shard has loaded."""
+    return {Path(requests.get(f"{url}/status", timeout=10).json()["model_file"]).name for url in shop.rasa_urls}
+
+
 def data_files(shop: CopyStack) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in (shop.root / "data" / "nlu").glob("*.yml")}
 
@@ -197,6 +202,7 @@ def test_misunderstood_message_is_labelled_retrained_and_then_understood(
     assert picture.ok and picture.content.startswith(b"\x89PNG")
 
     assert serving(trainer, shop) == candidate["model"]
+    assert models_served(shop) == {candidate["model"]}, "every Rasa shard switched"
     again = say(shop, MESSAGE)
     assert again["intent"] == INTENT and again["confidence"] >= 0.6, again
 
@@ -239,4 +245,4 @@ def test_the_gate_refuses_a_worse_candidate_from_the_command_line(shop: CopyStac
     assert "refused:" in run.stdout and "accuracy fell from" in run.stdout
     assert "== train" in run.stdout and "== evaluate" in run.stdout, "progress is shown phase by phase"
     assert serving(trainer, shop) == model
-    assert requests.get(f"{shop.rasa_url}/status").json()["model_file"].endswith(model)
+    assert models_served(shop) == {model}
