@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 from sqlalchemy import func, select
 
 from bot import db
-from bot.models import AfterSaleRequest, HandoffTicket, Order, OrderStatus
+from bot.models import AfterSaleRequest, HandoffTicket, Order, OrderStatus, Product, Sku
 from bot.policy import policy
 from bot.seed import DEMO_BUYER, DEMO_ORDERS, OTHER_BUYER_ORDER
 from bot.shop import after_sale, catalogue, handoff, orders
@@ -180,6 +181,55 @@ def test_resolving_frees_the_conversation_for_a_new_ticket(shop_url: str) -> Non
         _, created = handoff.open_ticket(s, "c3", "requested", DEMO_BUYER, None, {}, NOW)
         assert created
         assert s.scalar(select(func.count()).select_from(HandoffTicket)) == 2
+
+
+def test_find_product_by_name_or_alias_gives_the_same_view_as_the_catalogue(shop_url: str) -> None:
+    with db.session_scope() as s:
+        products = catalogue.all_products(s)
+        for product in products:
+            assert catalogue.find_product(s, product.name) == product
+        aliases = {p.name: p.aliases for p in s.scalars(select(Product))}
+        for product in products:
+            for alias in aliases[product.name]:
+                found = catalogue.find_product(s, alias)
+                assert found is not None and found.name == product.name
+
+
+def test_find_product_prefers_an_exact_alias_to_a_partial_name(shop_url: str) -> None:
+    with db.session_scope() as s:
+        # "四件套" is 纯棉四件套's alias and also a part of 天丝四件套.
+        assert catalogue.find_product(s, "四件套").name == "纯棉四件套"
+        assert catalogue.find_product(s, "天丝四件套").name == "天丝四件套"
+        # A part of a name, or a name inside a longer phrase; the lowest code wins a tie.
+        assert catalogue.find_product(s, "四件").name == "纯棉四件套"
+        assert catalogue.find_product(s, "这条碎花连衣裙").name == "碎花连衣裙"
+        assert catalogue.find_product(s, "手机壳") is None
+        assert catalogue.find_product(s, "") is None
+        assert catalogue.find_product(s, None) is None
+
+
+def test_find_product_reads_stock_prices_and_names_as_they_are_now(shop_url: str) -> None:
+    with db.session_scope() as s:
+        before = catalogue.find_product(s, "乳胶枕")
+    assert before is not None and not before.out_of_stock
+    with db.session_scope() as s:
+        product = s.scalar(select(Product).where(Product.name == "泰国乳胶枕"))
+        for sku in product.skus:
+            sku.price = before.max_price + 100
+        product.skus[0].stock = 0
+        product.aliases = [*product.aliases, "护颈枕"]
+    with db.session_scope() as s:
+        after = catalogue.find_product(s, "护颈枕")
+    assert after is not None and after.name == "泰国乳胶枕"
+    assert after.min_price == after.max_price == before.max_price + 100
+    assert after.out_of_stock == (f"{after.colors[0]}/{after.sizes[0]}",)
+    with db.session_scope() as s:
+        product = s.scalar(select(Product).where(Product.name == "泰国乳胶枕"))
+        product.name = "天然乳胶枕"
+        s.add(Sku(product=product, color="浅灰", size="标准款", price=Decimal("199.00"), stock=5))
+    with db.session_scope() as s:
+        renamed = catalogue.find_product(s, "天然乳胶枕")
+    assert renamed is not None and renamed.name == "天然乳胶枕" and "浅灰" in renamed.colors
 
 
 def test_size_advice_reads_the_size_chart(shop_url: str) -> None:
