@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import yaml
 from rasa_sdk import Tracker
-from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.executor import ActionExecutor, CollectingDispatcher
+from rasa_sdk.forms import FormValidationAction
 from sqlalchemy import func, select
 
 from actions.after_sale import ActionSubmitAfterSale, ValidateAfterSaleForm
@@ -18,8 +20,9 @@ from actions.change_order import ActionSubmitChangeOrder
 from actions.handoff import ActionHandoff
 from actions.logistics import ActionShippingTime, ActionTrackOrder
 from actions.presale import ActionAuthenticity, ActionBargain, ActionProductInfo, ActionSizeAdvice
-from actions.session import ActionSessionStart
+from actions.session import ActionReply, ActionSessionStart
 from bot import db
+from bot.config import PROJECT_ROOT
 from bot.models import AfterSaleRequest, HandoffTicket, Order, Shipment
 from bot.seed import DEMO_BUYER, DEMO_ORDERS, OTHER_BUYER_ORDER
 
@@ -211,6 +214,37 @@ async def test_size_advice_and_product_info(shop_url: str, domain: dict) -> None
     assert responses(messages) == ["utter_size_advice"] and messages[0]["size"] == "M"
     messages, _ = await run(ActionProductInfo(), tracker("羽绒被什么材料", "ask_product_info", [entity("product", "白鹅绒羽绒被")]), domain)  # fmt: skip
     assert messages[0]["material"].startswith("95%白鹅绒") and messages[0]["price"] == "899-939元"
+
+
+def test_rasa_sends_the_domain_only_to_the_form_validations_which_read_it() -> None:
+    # Rasa's selective domain: with it on, only actions named validate_* get the domain.
+    for endpoints in ("endpoints.yml", "endpoints.production.yml"):
+        config = yaml.safe_load((PROJECT_ROOT / endpoints).read_text(encoding="utf-8"))
+        assert config["action_endpoint"]["enable_selective_domain"] is True
+    executor = ActionExecutor()
+    executor.register_package("actions")
+    validations = {name for name, run in executor.actions.items() if isinstance(run.__self__, FormValidationAction)}
+    assert validations and all(name.startswith("validate_") for name in validations)
+
+
+async def test_actions_answer_the_same_without_the_domain(shop_url: str, domain: dict) -> None:
+    order = DEMO_ORDERS["in_transit"]
+    cases = [
+        (ActionProductInfo(), tracker("羽绒被什么材料", "ask_product_info", [entity("product", "白鹅绒羽绒被")])),
+        (
+            ActionSizeAdvice(),
+            tracker("穿什么码", "ask_size", slots={"product": "连衣裙", "height": "165", "weight": "110斤"}),
+        ),
+        (ActionReply(), tracker("你好", "greet", slots=BUYER_SLOTS)),
+        (
+            ActionTrackOrder(),
+            tracker("到哪了", "track_order", slots={**BUYER_SLOTS, "order_id": order, "verified_orders": [order]}),
+        ),  # fmt: skip
+    ]
+    for action, t in cases:
+        without = await run(action, t, {})
+        assert without == await run(action, t, domain)
+        assert without[0] and "utter_error" not in responses(without[0])
 
 
 async def test_after_three_wrong_phone_digits_the_buyer_is_told_and_sees_nothing(shop_url: str, domain: dict) -> None:
