@@ -124,6 +124,14 @@ class OrderFormValidation(ShopFormValidation):
         dispatcher.utter_message(response=response)
         return {"order_id": None}
 
+    def extract_order_id(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> dict[str, Any]:  # fmt: skip
+        """A number that is not one of our order numbers (the order_id entity only matches those) still reaches
+        validate_order_id, so the buyer hears what is wrong with it instead of the form giving up on them."""
+        if tracker.get_slot("requested_slot") != "order_id" or tracker.get_slot("order_id"):
+            return {}
+        match = ORDER_ID_LIKE.search(latest_text(tracker))
+        return {"order_id": match.group(0)} if match else {}
+
     def extract_phone_last4(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> dict[str, Any]:  # fmt: skip
         if tracker.get_slot("requested_slot") != "phone_last4":
             return {}

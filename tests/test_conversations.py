@@ -266,6 +266,18 @@ def test_bad_input_gets_a_kind_chinese_reply_and_changes_nothing(shop: tuple[Sta
     assert after == before
 
 
+def test_a_malformed_order_number_inside_the_order_form_is_explained_not_handed_off(shop: tuple[Stack, str]) -> None:
+    stack, url = shop
+    sender = conversation()
+    assert buttons(stack.say(sender, "帮我查下物流", BUYER)), "the form offers the buyer's orders"
+    reply = texts(stack.say(sender, "订单号 26110100000", BUYER))
+    assert "16位数字" in reply and "人工客服" not in reply, reply
+    with db.session_scope(url) as s:
+        assert not s.scalars(select(HandoffTicket).where(HandoffTicket.conversation_id == sender)).first()
+    replies = stack.say(sender, f'/inform_order_id{{"order_id":"{DEMO_ORDERS["in_transit"]}"}}', BUYER)
+    assert DEMO_ORDERS["in_transit"] in texts(replies), "the right number then goes through"
+
+
 def test_logs_have_no_action_errors(shop: tuple[Stack, str]) -> None:
     stack, _ = shop
     log = Path(stack.processes[0].log).read_text(encoding="utf-8", errors="replace")
