@@ -40,7 +40,6 @@ def _demo_account(role_name: str) -> str | None:
     from bot.web.accounts import AGENT, TRAINER, create_account
 
     role = {"agent": AGENT, "trainer": TRAINER}[role_name]
-    Base.metadata.create_all(db.engine())  # tables added since this shop was created
     with db.session_scope() as session:
         if session.scalar(select(func.count()).select_from(role.account)):
             return None
@@ -53,14 +52,15 @@ def _demo_account(role_name: str) -> str | None:
 def serving_model(candidate: Path) -> Path:
     """The model to serve: the new one if it passes the regression gate, else the current one."""
     from bot.trainer import registry
-    from bot.trainer.evaluation import evaluate, gate
+    from bot.trainer.evaluation import gate
+    from bot.trainer.pipeline import evaluation_of
 
     serving = registry.active_model()
     if serving is None or serving == candidate:
         registry.activate(candidate.name)
         return candidate
     print(f"Checking the new model {candidate.name} against the serving {serving.name} …", flush=True)
-    verdict = gate(evaluate(candidate), evaluate(serving))
+    verdict = gate(evaluation_of(candidate), evaluation_of(serving))  # cached per model and test set
     if verdict.passed:
         registry.activate(candidate.name)
         print("  passed: the new model serves.", flush=True)
@@ -76,7 +76,7 @@ def cmd_models(args: argparse.Namespace) -> int:
 
     if args.action == "list":
         active = registry.load().active
-        for path in sorted(MODELS_DIR.glob("shop-*.tar.gz"), key=lambda p: p.stat().st_mtime, reverse=True):
+        for path in registry.models():
             stamp = datetime.fromtimestamp(path.stat().st_mtime).strftime("%Y-%m-%d %H:%M")
             print(f"{'*' if path.name == active else ' '} {path.name}  {stamp}  {path.stat().st_size // 1_000_000} MB")
         return 0
@@ -142,7 +142,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
         + f"  Logs:                           {s.var_dir / 'logs'}\n"
         + "".join(
-            f"  Demo {role} account:{' ' * (14 - len(role))}demo / {password}\n"
+            f"  {f'Demo {role} account:':<32}demo / {password}\n"
             for role, password in demo_passwords.items()
             if password
         )
