@@ -10,7 +10,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.base import Events, ShopAction, ShopFormValidation, db, latest_text
-from bot.policy_answers import policy_answer
+from bot.policy_answers import join_list, policy_answer
 from bot.shop.catalogue import ProductView, advise_size, all_products, find_product
 
 
@@ -20,10 +20,6 @@ async def mentioned_product(tracker: Tracker) -> ProductView | None:
     if not mention:
         return None
     return await db(lambda s: find_product(s, mention))
-
-
-def _join(items: list[str] | tuple[str, ...]) -> str:
-    return "、".join(items)
 
 
 class ActionAuthenticity(ShopAction):
@@ -37,7 +33,7 @@ class ActionAuthenticity(ShopAction):
             dispatcher.utter_message(
                 response="utter_authenticity_product",
                 product=product.name,
-                product_credentials=_join(product.credentials),
+                product_credentials=join_list(product.credentials),
                 **policy_answer("utter_authenticity", p),
             )
         else:
@@ -81,19 +77,19 @@ class ActionProductInfo(ShopAction):
         product = await mentioned_product(tracker)
         if product is None:
             products = await db(all_products)
-            dispatcher.utter_message(response="utter_product_list", products=_join([p.name for p in products]))
+            dispatcher.utter_message(response="utter_product_list", products=join_list([p.name for p in products]))
             return []
         stock = "全部有现货，拍下就能发😊"
         if product.out_of_stock:
-            stock = f"暂时缺货：{_join(product.out_of_stock)}，其他都有现货"
+            stock = f"暂时缺货：{join_list(product.out_of_stock)}，其他都有现货"
         dispatcher.utter_message(
             response="utter_product_info",
             product=product.name,
             description=product.description,
             material=product.material,
             price=product.price_text,
-            colors=_join(product.colors),
-            sizes=_join(product.sizes),
+            colors=join_list(product.colors),
+            sizes=join_list(product.sizes),
             stock=stock,
             care=product.care,
         )
@@ -110,7 +106,7 @@ class ActionColorDifference(ShopAction):
         p = self.policy
         if _is_presale_question(latest_text(tracker)):
             product = await mentioned_product(tracker)
-            note = f"{product.name}有{_join(product.colors)}可选，" if product else ""
+            note = f"{product.name}有{join_list(product.colors)}可选，" if product else ""
             dispatcher.utter_message(
                 response="utter_color_difference_presale", product_note=note, no_reason_days=p.no_reason_days
             )
@@ -228,7 +224,9 @@ class ActionSizeAdvice(ShopAction):
             dispatcher.utter_message(response="utter_ask_product")
             return []
         if not product.size_chart:
-            dispatcher.utter_message(response="utter_size_one_size", product=product.name, sizes=_join(product.sizes))
+            dispatcher.utter_message(
+                response="utter_size_one_size", product=product.name, sizes=join_list(product.sizes)
+            )
             return []
         if not is_apparel(product):
             dispatcher.utter_message(response="utter_size_chart", product=product.name, chart=chart_text(product))

@@ -12,7 +12,8 @@ from typing import Any
 from bot.policy import ShopPolicy, policy
 
 
-def _join(items: list[str]) -> str:
+def join_list(items: list[str] | tuple[str, ...]) -> str:
+    """A Chinese enumeration: 甲、乙、丙."""
     return "、".join(items)
 
 
@@ -28,7 +29,7 @@ def _returns(p: ShopPolicy) -> dict[str, Any]:
 
 
 _ANSWERS: dict[str, Callable[[ShopPolicy], dict[str, Any]]] = {
-    "utter_authenticity": lambda p: {"credentials": _join(p.credentials), "compensation": p.compensation},
+    "utter_authenticity": lambda p: {"credentials": join_list(p.credentials), "compensation": p.compensation},
     "utter_shipping_policy": lambda p: {
         "hours_to_ship": p.hours_to_ship,
         "cutoff": p.same_day_cutoff,
@@ -48,12 +49,12 @@ _ANSWERS: dict[str, Callable[[ShopPolicy], dict[str, Any]]] = {
     "utter_after_sale_step_reissue": _returns,
     "utter_after_sale_postage_seller": lambda p: {"cap": p.return_postage_cap},
     "utter_invoice": lambda p: {
-        "types": _join(p.invoice_types),
+        "types": join_list(p.invoice_types),
         "days": p.invoice_days,
         "special": p.invoice_special_needs,
     },  # fmt: skip
     "utter_payment": lambda p: {
-        "methods": _join(p.payment_methods),
+        "methods": join_list(p.payment_methods),
         "installments": p.installments,
         "cod": "也支持货到付款。" if p.cash_on_delivery else "暂不支持货到付款。",
     },  # fmt: skip
