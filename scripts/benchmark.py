@@ -55,7 +55,7 @@ from bot.models import Order
 from bot.processes import service_env, stop_all
 from bot.training import model_path, train_if_stale
 from tests.conftest import fresh_shop
-from tests.live import Stack, start_stack
+from tests.live import Stack, buttons, start_stack, texts
 
 os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
 
@@ -69,17 +69,6 @@ DEFAULT_TURNS = "200,600,1500"
 
 def log(message: str) -> None:
     print(message, flush=True)
-
-
-# --------------------------------------------------------------------------- replies
-
-
-def texts(replies: list[dict[str, Any]]) -> str:
-    return "\n".join(r.get("text") or "" for r in replies)
-
-
-def buttons(replies: list[dict[str, Any]]) -> list[dict[str, str]]:
-    return [b for r in replies for b in r.get("buttons") or []]
 
 
 # --------------------------------------------------------------------------- measurements
