@@ -79,12 +79,17 @@ def rollback(models_dir: Path = MODELS_DIR) -> str:
     raise LookupError("no earlier model to roll back to")
 
 
+def models(models_dir: Path = MODELS_DIR) -> list[Path]:
+    """Every trained model file, newest first."""
+    return sorted(models_dir.glob("shop-*.tar.gz"), key=lambda p: p.stat().st_mtime, reverse=True)
+
+
 def prune(models_dir: Path = MODELS_DIR, keep: int = KEEP) -> list[str]:
     """Delete old model files, never the active one or the ones a rollback may need."""
     registry = load(models_dir)
-    models = sorted(models_dir.glob("shop-*.tar.gz"), key=lambda p: p.stat().st_mtime, reverse=True)
-    wanted = {registry.active, *registry.history[:keep], *(p.name for p in models[:keep])}
-    removed = [p.name for p in models if p.name not in wanted]
+    trained = models(models_dir)
+    wanted = {registry.active, *registry.history[:keep], *(p.name for p in trained[:keep])}
+    removed = [p.name for p in trained if p.name not in wanted]
     for name in removed:
         (models_dir / name).unlink()
     return removed

@@ -232,7 +232,6 @@ async def list_models(request: web.Request) -> web.Response:
     await _trainer(request)
     current = registry.load()
     previous = next((m for m in current.history if (MODELS_DIR / m).exists()), None)
-    models = sorted(MODELS_DIR.glob("shop-*.tar.gz"), key=lambda p: p.stat().st_mtime, reverse=True)
     return answer(
         [
             {
@@ -242,7 +241,7 @@ async def list_models(request: web.Request) -> web.Response:
                 "active": path.name == current.active,
                 "previous": path.name == previous,
             }
-            for path in models
+            for path in registry.models()
         ]
     )
 
