@@ -72,7 +72,6 @@ def serving_model(candidate: Path) -> Path:
 def cmd_models(args: argparse.Namespace) -> int:
     """List model versions, activate one (hot-swapped if Rasa runs) or roll back."""
     from bot.trainer import registry
-    from bot.training import MODELS_DIR
 
     if args.action == "list":
         active = registry.load().active
@@ -81,16 +80,16 @@ def cmd_models(args: argparse.Namespace) -> int:
             print(f"{'*' if path.name == active else ' '} {path.name}  {stamp}  {path.stat().st_size // 1_000_000} MB")
         return 0
     try:
-        name = registry.rollback() if args.action == "rollback" else registry.activate(args.model).active
+        name = registry.rollback() if args.action == "rollback" else args.model
+        not_switched = registry.serve(name, settings().rasa_replicas)
     except (LookupError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"{name} is now the serving model.")
-    try:
-        registry.hot_swap(settings().rasa_replicas, MODELS_DIR / name)
+    if not_switched:
+        print(f"Rasa was not switched now ({not_switched}); it serves this model from the next ./shop run.")
+    else:
         print("The running Rasa server switched to it; conversations carry on.")
-    except RuntimeError as exc:
-        print(f"Rasa was not switched now ({exc}); it serves this model from the next ./shop run.")
     return 0
 
 
@@ -167,7 +166,7 @@ def cmd_handoff(args: argparse.Namespace) -> int:
     now = policy().now()
     if args.action == "list":
         with db.session_scope() as session:
-            tickets = [t for t in handoff.list_tickets(session) if args.all or t.status != "resolved"]
+            tickets = handoff.list_tickets(session, include_resolved=args.all)
         if not tickets:
             print("No open handoff tickets.")
         for t in tickets:
@@ -268,9 +267,9 @@ def cmd_inbox(args: argparse.Namespace) -> int:
     from bot.trainer.examples import ExampleError, TrainingData
 
     Base.metadata.create_all(db.engine())  # tables added since this shop was created
-    with db.session_scope() as session:
-        items = inbox.collect(session, limit=args.limit)
     if args.action == "list":
+        with db.session_scope() as session:
+            items = inbox.collect(session, limit=args.limit)
         if not items:
             print("The inbox is empty.")
         for item in items:
@@ -279,7 +278,8 @@ def cmd_inbox(args: argparse.Namespace) -> int:
                 f"{item.id}  ×{item.count:<3} {item.text}\n          why: {', '.join(sorted(item.reasons))}; bot saw: {top}"
             )
         return 0
-    item = next((i for i in items if i.id == args.item), None)
+    with db.session_scope() as session:
+        item = inbox.find(session, args.item)
     if item is None:
         print(f"error: no open inbox item {args.item!r} (see ./shop inbox list)", file=sys.stderr)
         return 2
@@ -351,7 +351,7 @@ def cmd_retrain(args: argparse.Namespace) -> int:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     """Evaluate a model on the held-out test set; with --against, apply the regression gate."""
-    from bot.trainer.evaluation import confusion_png, evaluate, gate, html_report
+    from bot.trainer.evaluation import evaluate, gate, write_report
     from bot.training import model_path
 
     candidate_path = Path(args.model) if args.model else model_path()
@@ -366,9 +366,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         serving = evaluate(Path(args.against))
     verdict = gate(candidate, serving)
     report = Path(args.report)
-    report.parent.mkdir(parents=True, exist_ok=True)
-    report.write_text(html_report(candidate, serving), encoding="utf-8")
-    picture = confusion_png(candidate, report.with_suffix(".png"))  # for a chat or an issue, where HTML will not do
+    picture = write_report(candidate, serving, report)
     print(
         f"accuracy {candidate.accuracy:.3f}, macro-F1 {candidate.macro_f1:.3f}, {len(candidate.errors)} test messages wrong"
     )

@@ -178,9 +178,12 @@ def test_resolving_frees_the_conversation_for_a_new_ticket(shop_url: str) -> Non
         assert handoff.resolve_ticket(s, ticket.id, NOW).status == "resolved"
         assert handoff.resolve_ticket(s, ticket.id, NOW) is None
         assert handoff.active_ticket(s, "c3") is None
+        assert handoff.list_tickets(s) == []  # the agents' queue
         _, created = handoff.open_ticket(s, "c3", "requested", DEMO_BUYER, None, {}, NOW)
         assert created
         assert s.scalar(select(func.count()).select_from(HandoffTicket)) == 2
+        assert [t.status for t in handoff.list_tickets(s)] == ["pending"]
+        assert len(handoff.list_tickets(s, include_resolved=True)) == 2
 
 
 def test_find_product_by_name_or_alias_gives_the_same_view_as_the_catalogue(shop_url: str) -> None:

@@ -106,10 +106,11 @@ def queue_position(session: Session, ticket_id: int) -> int:
     return int(ahead or 0) + 1
 
 
-def list_tickets(session: Session, status: str | None = None) -> list[TicketView]:
+def list_tickets(session: Session, include_resolved: bool = False) -> list[TicketView]:
+    """The queue in the order agents should take it: most urgent first, then oldest."""
     query = select(HandoffTicket).order_by(HandoffTicket.priority, HandoffTicket.created_at)
-    if status:
-        query = query.where(HandoffTicket.status == status)
+    if not include_resolved:
+        query = query.where(HandoffTicket.status != TicketStatus.RESOLVED)
     return [_view(t) for t in session.scalars(query)]
 
 

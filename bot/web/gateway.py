@@ -30,6 +30,7 @@ from urllib.parse import quote
 import aiohttp
 from aiohttp import WSMsgType, web
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from bot.db import run_in_session
 from bot.models import AgentAccount, Buyer
@@ -214,7 +215,7 @@ async def _on_buyer_message(
             hub.told_to_wait.add(ticket.id)
             start, end = policy().agent_hours
             notice = f"人工客服暂时不在线（工作时间 {start}-{end}），您的消息已记录，客服上线后会第一时间回复您"
-            await _system_line(app, conversation_id, notice, None)
+            await _post(app, conversation_id, "system", notice)
         return
     await hub.to_buyer(conversation_id, {"type": "typing", "on": True})
     try:
@@ -238,17 +239,22 @@ async def _ask_rasa(app: web.Application, conversation_id: str, buyer_id: str | 
         return
     now = policy().now()
     fields = {"intent": understood.get("intent"), "confidence": understood.get("confidence")}
-    for reply in replies:
-        extra = {k: reply[k] for k in ("buttons", "custom", "image") if reply.get(k)}
-        extra["understood"] = understood.get("ranking", [])
 
-        def store(s: Any, reply: dict = reply, extra: dict = extra) -> transcript.Line:
-            return transcript.append(s, conversation_id, "bot", reply.get("text") or "", now, extra=extra, **fields)[0]
+    def store(s: Session) -> tuple[list[transcript.Line], bool]:
+        lines = []
+        for reply in replies:
+            extra = {k: reply[k] for k in ("buttons", "custom", "image") if reply.get(k)}
+            extra["understood"] = understood.get("ranking", [])
+            lines.append(
+                transcript.append(s, conversation_id, "bot", reply.get("text") or "", now, extra=extra, **fields)[0]
+            )
+        # An action may have handed the buyer off during this turn: the agents' queue changed.
+        return lines, handoff.active_ticket(s, conversation_id) is not None
 
-        line = await run_in_session(store)
+    lines, handed_off = await run_in_session(store)
+    for line in lines:
         await hub.to_buyer(conversation_id, {"type": "line", "line": line.as_json()})
-    ticket = await run_in_session(lambda s: handoff.active_ticket(s, conversation_id))
-    if ticket:
+    if handed_off:
         await hub.to_agents({"type": "queue"})
 
 
@@ -292,7 +298,7 @@ async def suggested_replies(request: web.Request) -> web.Response:
 async def list_tickets(request: web.Request) -> web.Response:
     await _agent(request)
     now = policy().now()
-    tickets = await run_in_session(lambda s: [t for t in handoff.list_tickets(s) if t.status != "resolved"])
+    tickets = await run_in_session(handoff.list_tickets)
     return web.json_response(
         [
             {
@@ -352,7 +358,7 @@ async def claim_ticket(request: web.Request) -> web.Response:
     won = await run_in_session(lambda s: handoff.claim_ticket(s, ticket.id, agent, policy().now()))
     if not won:
         return web.json_response({"error": "这个工单已经被其他客服接手了"}, status=409)
-    await _system_line(request.app, ticket.conversation_id, "人工客服已接入，请问有什么可以帮您？", agent)
+    await _post(request.app, ticket.conversation_id, "system", "人工客服已接入，请问有什么可以帮您？", agent=agent)
     await request.app["hub"].to_agents({"type": "queue"})
     return web.json_response({"claimed": ticket.id})
 
@@ -365,11 +371,7 @@ async def agent_message(request: web.Request) -> web.Response:
     text = str((await json_body(request)).get("text") or "").strip()
     if not text or len(text) > MAX_MESSAGE_CHARS:
         return web.json_response({"error": f"消息不能为空，也不能超过{MAX_MESSAGE_CHARS}字"}, status=400)
-    now = policy().now()
-    line, _ = await run_in_session(
-        lambda s: transcript.append(s, ticket.conversation_id, "agent", text, now, agent=agent)
-    )
-    await request.app["hub"].to_buyer(ticket.conversation_id, {"type": "line", "line": line.as_json()})
+    line = await _post(request.app, ticket.conversation_id, "agent", text, agent=agent)
     return web.json_response(line.as_json())
 
 
@@ -382,16 +384,16 @@ async def resolve_ticket(request: web.Request) -> web.Response:
     resolved = await run_in_session(lambda s: handoff.resolve_ticket(s, ticket.id, policy().now()))
     if resolved is None:
         return web.json_response({"error": "工单已经结束"}, status=409)
-    await _system_line(request.app, ticket.conversation_id, "人工客服已离开，接下来由智能客服继续为您服务", agent)
+    await _post(
+        request.app, ticket.conversation_id, "system", "人工客服已离开，接下来由智能客服继续为您服务", agent=agent
+    )
     try:
         messages = await asyncio.to_thread(hand_back, ticket.conversation_id)
     except RasaUnavailable as exc:
         logger.error("Ticket %s resolved but Rasa did not resume %s: %s", ticket.id, ticket.conversation_id, exc)
         return web.json_response({"resolved": ticket.id, "resumed": False})
-    now = policy().now()
     for message in messages:
-        line, _ = await run_in_session(lambda s, m=message: transcript.append(s, ticket.conversation_id, "bot", m.get("text") or "", now))  # fmt: skip
-        await request.app["hub"].to_buyer(ticket.conversation_id, {"type": "line", "line": line.as_json()})
+        await _post(request.app, ticket.conversation_id, "bot", message.get("text") or "")
     await request.app["hub"].to_agents({"type": "queue"})
     return web.json_response({"resolved": ticket.id, "resumed": True})
 
@@ -419,10 +421,12 @@ async def mark_misunderstood(request: web.Request) -> web.Response:
     return web.json_response({"marked": line_id})
 
 
-async def _system_line(app: web.Application, conversation_id: str, text: str, agent: str | None) -> None:
+async def _post(app: web.Application, conversation_id: str, sender: str, text: str, **fields: Any) -> transcript.Line:
+    """Store a line in the transcript and show it to the buyer."""
     now = policy().now()
-    line, _ = await run_in_session(lambda s: transcript.append(s, conversation_id, "system", text, now, agent=agent))
+    line, _ = await run_in_session(lambda s: transcript.append(s, conversation_id, sender, text, now, **fields))
     await app["hub"].to_buyer(conversation_id, {"type": "line", "line": line.as_json()})
+    return line
 
 
 async def agent_socket(request: web.Request) -> web.WebSocketResponse:
