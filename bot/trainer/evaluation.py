@@ -17,10 +17,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-import yaml
-
 from bot.config import PROJECT_ROOT
-from bot.trainer.examples import plain_text
+from bot.trainer.examples import plain_text, read_domain, yaml_examples
 
 TEST_SET = PROJECT_ROOT / "tests" / "nlu" / "test_nlu.yml"
 DOMAIN = PROJECT_ROOT / "domain.yml"
@@ -33,29 +31,12 @@ _EPSILON = 1e-9  # float noise, not a real drop
 T = TypeVar("T")
 
 
-def domain_intents(domain: Path = DOMAIN) -> list[str]:
-    """Buyer intents from domain.yml, without the EXTERNAL_ ones only services send."""
-    data = yaml.safe_load(domain.read_text(encoding="utf-8"))
-    names = [next(iter(item)) if isinstance(item, dict) else str(item) for item in data.get("intents", [])]
-    return [name for name in names if not name.startswith("EXTERNAL_")]
-
-
-INTENTS = domain_intents()
+INTENTS = read_domain(DOMAIN)[0]
 
 
 def nlu_examples(path: Path = TEST_SET) -> list[tuple[str, str]]:
     """The (intent, text) pairs of a Rasa NLU YAML file, annotations reduced to plain text."""
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    out = []
-    for block in data.get("nlu", []):
-        if "intent" not in block:
-            continue
-        for line in block["examples"].splitlines():
-            stripped = line.strip()
-            text = stripped[2:].strip() if stripped.startswith("- ") else ""
-            if text:
-                out.append((block["intent"], plain_text(text)))
-    return out
+    return [(intent, plain_text(text)) for intent, text in yaml_examples(path.read_text(encoding="utf-8"), path.name)]
 
 
 @dataclass
@@ -281,8 +262,23 @@ def _delta(old: float, new: float) -> str:
     return f'<td class="{css}">{diff:+.3f}</td>'
 
 
-def html_report(candidate: Evaluation, serving: Evaluation | None = None, tolerance: float = 0.01) -> str:
-    """One self-contained HTML page: summary, gate verdict, per-intent table, confusion matrix and errors."""
+def write_report(candidate: Evaluation, serving: Evaluation | None, report: Path) -> Path:
+    """Write the HTML report and, beside it, the confusion matrix as a PNG (for chats and issues); returns the PNG."""
+    confusion = _confusion_png_bytes(candidate)  # drawn once for both
+    report.parent.mkdir(parents=True, exist_ok=True)
+    report.write_text(html_report(candidate, serving, confusion=confusion), encoding="utf-8")
+    picture = report.with_suffix(".png")
+    picture.write_bytes(confusion)
+    return picture
+
+
+def html_report(
+    candidate: Evaluation, serving: Evaluation | None = None, tolerance: float = 0.01, confusion: bytes | None = None
+) -> str:
+    """One self-contained HTML page: summary, gate verdict, per-intent table, confusion matrix and errors.
+
+    `confusion` is the candidate's confusion matrix as PNG bytes if already drawn.
+    """
     e = html.escape
     verdict = gate(candidate, serving, tolerance)
     parts = [
@@ -342,7 +338,7 @@ def html_report(candidate: Evaluation, serving: Evaluation | None = None, tolera
         parts.append("".join(row) + "</tr>")
     parts.append("</table><p>★ 核心意图 (core intent)</p>")
 
-    png = base64.b64encode(_confusion_png_bytes(candidate)).decode("ascii")
+    png = base64.b64encode(confusion or _confusion_png_bytes(candidate)).decode("ascii")
     parts.append("<h2>混淆矩阵（候选模型）</h2>")
     parts.append(f'<img alt="confusion matrix of {e(candidate.model)}" src="data:image/png;base64,{png}">')
 

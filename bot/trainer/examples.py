@@ -82,7 +82,7 @@ def is_near_copy(test_key: str, train_key: str) -> bool:
     return m.real_quick_ratio() >= 0.9 and m.quick_ratio() >= 0.9 and m.ratio() >= 0.9
 
 
-def _yaml_examples(content: str, label: str) -> list[tuple[str, str]]:
+def yaml_examples(content: str, label: str) -> list[tuple[str, str]]:
     """(intent, text) pairs as PyYAML reads them; ExampleError when the file is not valid NLU YAML."""
     try:
         data = yaml.safe_load(content)
@@ -107,6 +107,18 @@ def _yaml_examples(content: str, label: str) -> list[tuple[str, str]]:
                 )
             out += [(str(block["intent"]), t) for t in map(_item_text, block["examples"].splitlines()) if t]
     return out
+
+
+def read_domain(domain: Path) -> tuple[list[str], set[str]]:
+    """(buyer intents in domain order, entity names) of a domain file."""
+    data = yaml.safe_load(domain.read_text(encoding="utf-8")) or {}
+
+    def names(items: list | None) -> list[str]:
+        return [next(iter(i)) if isinstance(i, dict) else str(i) for i in items or []]
+
+    # EXTERNAL_ intents are sent by services, never typed by buyers, so they get no examples.
+    intents = [i for i in names(data.get("intents")) if not i.startswith("EXTERNAL_")]
+    return intents, set(names(data.get("entities")))
 
 
 @dataclass
@@ -137,7 +149,7 @@ def _read_source(path: Path, label: str, is_test: bool) -> _Source:
         content = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ExampleError(f"{label} is not valid UTF-8: {exc}") from None
-    parsed = _yaml_examples(content, label)
+    parsed = yaml_examples(content, label)
     src = _Source(path, label, is_test, raw, content.split("\n"))
     lines, intent, i = src.lines, None, 0
     while i < len(lines):
@@ -198,16 +210,9 @@ class TrainingData:
 
     def _domain(self) -> tuple[list[str], set[str]]:
         try:
-            data = yaml.safe_load(self.domain.read_text(encoding="utf-8")) or {}
+            return read_domain(self.domain)
         except (OSError, yaml.YAMLError) as exc:
             raise ExampleError(f"cannot read the domain {self._label(self.domain)}: {exc}") from None
-
-        def names(items: list | None) -> list[str]:
-            return [next(iter(i)) if isinstance(i, dict) else str(i) for i in items or []]
-
-        # EXTERNAL_ intents are sent by services, never typed by buyers, so they get no examples.
-        intents = [i for i in names(data.get("intents")) if not i.startswith("EXTERNAL_")]
-        return intents, set(names(data.get("entities")))
 
     def _load(self) -> list[_Source]:
         """Every file read afresh (others may have edited it), the test set last."""
@@ -218,16 +223,22 @@ class TrainingData:
         """The buyer intents declared in the domain, in domain order."""
         return self._domain()[0]
 
-    def examples(self, intent: str | None = None, search: str | None = None, *, test: bool = False) -> list[Example]:
-        """Training examples (or with test=True the test messages), optionally one intent's, matching `search`."""
+    def examples(
+        self, intent: str | None = None, search: str | None = None, *, test: bool | None = False
+    ) -> list[Example]:
+        """Training examples (test=True: the test messages, None: both), optionally one intent's, matching `search`."""
         needle = normalize(search.strip()).lower() if search else ""
         return [
             Example(i, t, s.label)
             for s in self._load()
-            if s.is_test == test
+            if test is None or s.is_test == test
             for i, t, _ in s.items
             if (intent is None or i == intent) and needle in normalize(plain_text(t)).lower()
         ]
+
+    def counts(self) -> Counter[tuple[str, bool]]:
+        """How many examples each (intent, is it the test set) has, from one reading of the files."""
+        return Counter((intent, s.is_test) for s in self._load() for intent, _, _ in s.items)
 
     def _validate(self, intent: str, text: str, intents: list[str], entities: set[str]) -> str:
         """The cleaned example text, or ExampleError saying why it cannot be an example."""
@@ -392,9 +403,10 @@ class TrainingData:
 
     def _verify(self, src: _Source, new: str, removed: list[tuple[str, str]], added: list[tuple[str, str]]) -> None:
         """Refuse `new` unless PyYAML and Rasa both read exactly the old examples with this change applied."""
-        expected = Counter(_yaml_examples("\n".join(src.lines), src.label)) - Counter(removed) + Counter(added)
+        # src.items already agree with what PyYAML reads in the old file (_read_source checked).
+        expected = Counter((intent, text) for intent, text, _ in src.items) - Counter(removed) + Counter(added)
         try:
-            got = Counter(_yaml_examples(new, src.label))
+            got = Counter(yaml_examples(new, src.label))
         except ExampleError as exc:
             raise ExampleError(f"refusing to write {src.label}: {exc}") from None
         if got != expected:

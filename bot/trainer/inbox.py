@@ -55,7 +55,7 @@ def _why(line: ConversationMessage) -> str | None:
     return None
 
 
-def collect(session: Session, limit: int = 100) -> list[InboxItem]:
+def collect(session: Session, limit: int | None = 100) -> list[InboxItem]:
     """Open inbox items, most frequent first."""
     decided = set(session.scalars(select(InboxDecision.key)))
     handoff_at = dict(session.execute(select(HandoffTicket.conversation_id, HandoffTicket.created_at)).all())
@@ -69,6 +69,11 @@ def collect(session: Session, limit: int = 100) -> list[InboxItem]:
         ).all()
         _gather(lines, handoff_at.get(conversation_id), decided, items)
     return sorted(items.values(), key=lambda item: (-item.count, item.text))[:limit]
+
+
+def find(session: Session, item_id: str) -> InboxItem | None:
+    """The open inbox item with this id, however far down the list it is."""
+    return next((item for item in collect(session, limit=None) if item.id == item_id), None)
 
 
 def _gather(

@@ -88,8 +88,7 @@ def data_problems(env: dict[str, str], progress: Progress) -> list[str]:
     from bot.trainer.examples import ExampleError, TrainingData, example_key, plain_text
 
     try:
-        data = TrainingData()
-        examples = [*data.examples(), *data.examples(test=True)]
+        examples = TrainingData().examples(test=None)
     except ExampleError as exc:
         return [str(exc)]
     owners: dict[str, set[str]] = {}
@@ -144,7 +143,7 @@ def _summary(evaluation: Any) -> dict[str, Any]:
 def retrain(env: dict[str, str], emit: Callable[[dict[str, Any]], None], rasa_urls: Sequence[str]) -> Outcome:
     """Run the whole loop; `emit` receives {"phase", "percent", "log"?} as it goes; `rasa_urls` get the new model."""
     from bot.trainer import registry
-    from bot.trainer.evaluation import confusion_png, gate, html_report
+    from bot.trainer.evaluation import gate, write_report
 
     progress = Progress(emit)
     progress.enter("validate")
@@ -167,11 +166,8 @@ def retrain(env: dict[str, str], emit: Callable[[dict[str, Any]], None], rasa_ur
 
     progress.enter("gate")
     verdict = gate(candidate, serving)
-    folder = reports_dir()
-    folder.mkdir(parents=True, exist_ok=True)
-    report = folder / f"{datetime.now():%Y%m%d-%H%M%S}-{candidate_path.name.removesuffix('.tar.gz')}.html"
-    report.write_text(html_report(candidate, serving), encoding="utf-8")
-    picture = confusion_png(candidate, report.with_suffix(".png"))
+    report = reports_dir() / f"{datetime.now():%Y%m%d-%H%M%S}-{candidate_path.name.removesuffix('.tar.gz')}.html"
+    picture = write_report(candidate, serving, report)
     shown = {"candidate": _summary(candidate), "report": report.name, "confusion": picture.name}
     if serving_path == candidate_path:
         return Outcome("unchanged", "训练数据没有变化，线上已是这个模型。", serving=shown["candidate"], **shown)
@@ -180,11 +176,9 @@ def retrain(env: dict[str, str], emit: Callable[[dict[str, Any]], None], rasa_ur
         return Outcome("refused", refused, verdict.reasons, serving=_summary(serving) if serving else None, **shown)
 
     progress.enter("activate")
-    registry.activate(candidate_path.name)
+    not_switched = registry.serve(candidate_path.name, rasa_urls)
     message, notes = "新模型通过把关，已上线，正在进行的对话不受影响。", []
-    try:
-        registry.hot_swap(rasa_urls, candidate_path)
-    except RuntimeError as exc:
-        message, notes = "新模型通过把关，下次启动时生效（运行中的服务器没有切换）。", [str(exc)]
+    if not_switched:
+        message, notes = "新模型通过把关，下次启动时生效（运行中的服务器没有切换）。", [not_switched]
     progress.enter("done")
     return Outcome("activated", message, notes, serving=_summary(serving) if serving else None, **shown)

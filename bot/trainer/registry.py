@@ -110,3 +110,16 @@ def hot_swap(rasa_urls: Sequence[str], model: Path) -> None:
             failures.append(f"{url} unreachable: {exc}")
     if failures:
         raise RuntimeError("model not switched on " + "; ".join(failures))
+
+
+def serve(name: str, rasa_urls: Sequence[str], models_dir: Path = MODELS_DIR) -> str | None:
+    """Make `name` the serving model and load it into the running servers.
+
+    Returns None when every server switched, else why some did not (they load it at their next start).
+    """
+    activate(name, models_dir)
+    try:
+        hot_swap(rasa_urls, models_dir / name)
+    except RuntimeError as exc:
+        return str(exc)
+    return None

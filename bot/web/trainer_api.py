@@ -71,13 +71,13 @@ async def list_intents(request: web.Request) -> web.Response:
 
     def count() -> list[dict[str, Any]]:
         data = TrainingData()
-        train, test = data.examples(), data.examples(test=True)
+        counts = data.counts()
         return [
             {
                 "name": intent,
                 "label": TRAINER_INTENT_LABEL.get(intent, intent),
-                "train": sum(e.intent == intent for e in train),
-                "test": sum(e.intent == intent for e in test),
+                "train": counts[intent, False],
+                "test": counts[intent, True],
             }
             for intent in data.intents()
         ]
@@ -168,8 +168,7 @@ async def decide_inbox_item(request: web.Request) -> web.Response:
     action = body.get("action")
     if action not in ("label", "test", "dismiss"):
         return refuse("操作只能是 label、test 或 dismiss")
-    items = await run_in_session(lambda s: inbox.collect(s, limit=10_000))
-    item = next((i for i in items if i.id == request.match_info["id"]), None)
+    item = await run_in_session(lambda s: inbox.find(s, request.match_info["id"]))
     if item is None:
         return refuse("这条消息已经处理过了，或者不存在", 404)
     intent, file = None, None
@@ -247,13 +246,9 @@ async def list_models(request: web.Request) -> web.Response:
 
 
 async def _serve(name: str) -> web.Response:
-    """Make `name` serve in the running Rasa server too; swapped=False when Rasa is not reachable."""
-    try:
-        await asyncio.to_thread(registry.hot_swap, settings().rasa_replicas, MODELS_DIR / name)
-        swapped = True
-    except RuntimeError:
-        swapped = False
-    return answer({"active": name, "swapped": swapped})
+    """Make `name` the serving model in the running Rasa servers too; swapped=False when one did not switch."""
+    not_switched = await asyncio.to_thread(registry.serve, name, settings().rasa_replicas)
+    return answer({"active": name, "swapped": not_switched is None})
 
 
 async def activate_model(request: web.Request) -> web.Response:
@@ -261,7 +256,6 @@ async def activate_model(request: web.Request) -> web.Response:
     name = _text(await json_body(request), "name")
     if not re.fullmatch(r"shop-[0-9a-f]+\.tar\.gz", name) or not (MODELS_DIR / name).is_file():
         return refuse(f"没有这个模型：{name}", 404)
-    registry.activate(name)
     return await _serve(name)
 
 

@@ -49,9 +49,11 @@ def test_misunderstood_messages_are_collected_merged_and_decided(shop_url: str) 
     assert ("buyer", "这个咋整啊") in items["这个咋整啊"].context
 
     with db.session_scope() as s:
+        assert inbox.find(s, items["这个咋整啊"].id) == items["这个咋整啊"]
         inbox.decide(s, items["这个咋整啊"].key, "dismissed", None, NOW)
     with db.session_scope() as s:
         assert "这个咋整啊" not in {item.text for item in inbox.collect(s)}
+        assert inbox.find(s, items["这个咋整啊"].id) is None  # decided: no longer open
 
 
 def test_before_a_handoff_means_the_words_before_an_understood_request_for_a_person(shop_url: str) -> None:
