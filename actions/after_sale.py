@@ -8,6 +8,7 @@ submit action creates the request (once: asking twice does not create two).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from rasa_sdk import Tracker
@@ -69,12 +70,9 @@ def _kind_of(intent: str | None, text: str) -> str | None:
     return None
 
 
-def reason_from(tracker: Tracker) -> str | None:
-    return next((r for r in (_reason_of(*c) for c in form_clues(tracker, "after_sale_form")) if r), None)
-
-
-def kind_from(tracker: Tracker) -> str | None:
-    return next((k for k in (_kind_of(*c) for c in form_clues(tracker, "after_sale_form")) if k), None)
+def _from_clues(tracker: Tracker, read: Callable[[str | None, str], str | None]) -> str | None:
+    """The first reason or kind `read` finds in the latest message or the one that started the form."""
+    return next((found for found in (read(*clue) for clue in form_clues(tracker, "after_sale_form")) if found), None)
 
 
 class ValidateAfterSaleForm(OrderFormValidation):
@@ -84,11 +82,11 @@ class ValidateAfterSaleForm(OrderFormValidation):
     async def on_order_verified(self, tracker: Tracker) -> dict[str, Any]:
         """What the buyer already told us before we knew the order: kind and reason."""
         found: dict[str, Any] = {}
-        reason = tracker.get_slot("after_sale_reason") or reason_from(tracker)
+        reason = tracker.get_slot("after_sale_reason") or _from_clues(tracker, _reason_of)
         if reason:
             found["after_sale_reason"] = reason
         eligibility = await _eligibility(tracker)
-        kind = tracker.get_slot("after_sale_kind") or kind_from(tracker)
+        kind = tracker.get_slot("after_sale_kind") or _from_clues(tracker, _kind_of)
         if kind not in eligibility.allowed_kinds and len(eligibility.allowed_kinds) == 1:
             kind = eligibility.allowed_kinds[0]
         if kind in eligibility.allowed_kinds:
@@ -137,7 +135,7 @@ class ValidateAfterSaleForm(OrderFormValidation):
 
 async def _eligibility(tracker: Tracker) -> Eligibility:
     order_id = tracker.get_slot("order_id")
-    reason = tracker.get_slot("after_sale_reason") or reason_from(tracker)
+    reason = tracker.get_slot("after_sale_reason") or _from_clues(tracker, _reason_of)
     p, at = policy(), now()
     return await db(lambda s: after_sale.eligibility(s, order_id, p, at, reason))
 
