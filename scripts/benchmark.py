@@ -593,7 +593,36 @@ def markdown(result: dict[str, Any]) -> str:
             f"{level['fallback_replies']} | {level['handoffs']} | {rasa_cpu(level['cpu_ms_per_turn'])} | "
             f"{fmt(level['cpu_ms_per_turn']['action_server'])} |"
         )
+    lines += ["", "| Target (issue 2, 2-core machine) | Measured |", "|---|---|", *target_rows(result)]
     return "\n".join(lines)
+
+
+def target_rows(result: dict[str, Any]) -> list[str]:
+    """Each target the product promises on a 2-core machine, met or not by this run."""
+    rows = []
+
+    def row(target: str, met: bool, measured: str) -> None:
+        rows.append(f"| {target} | {'met' if met else '**not met**'}: {measured} |")
+
+    levels = {level["concurrent_buyers"]: level for level in result["levels"]}
+    if 1 in levels:
+        lat = levels[1]["latency_ms"]
+        row(
+            "one buyer p50 ≤ 30 ms, p95 ≤ 60 ms",
+            lat["p50"] <= 30 and lat["p95"] <= 60,
+            f"{lat['p50']:.0f} / {lat['p95']:.0f} ms",
+        )
+    if levels:
+        busiest = levels[max(levels)]
+        row(
+            "≥ 80 turns/s at saturation, zero errors",
+            busiest["turns_per_second"] >= 80 and busiest["errors"] == 0,
+            f"{busiest['turns_per_second']:.1f} turns/s with {max(levels)} buyers, {busiest['errors']} errors",
+        )
+    row("ready ≤ 30 s after start", result["startup_seconds"] <= 30, f"{result['startup_seconds']:.1f} s")
+    if result.get("training_seconds") is not None:
+        row("training from scratch ≤ 5 min", result["training_seconds"] <= 300, f"{result['training_seconds']:.0f} s")
+    return rows
 
 
 def rasa_cpu(cpu_ms_per_turn: dict[str, float]) -> str:
