@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import groupby
 from typing import Any
 
 from sqlalchemy import select
@@ -60,14 +61,12 @@ def collect(session: Session, limit: int | None = 100) -> list[InboxItem]:
     decided = set(session.scalars(select(InboxDecision.key)))
     handoff_at = dict(session.execute(select(HandoffTicket.conversation_id, HandoffTicket.created_at)).all())
     items: dict[str, InboxItem] = {}
-    conversations = session.scalars(select(ConversationMessage.conversation_id).distinct())
-    for conversation_id in conversations:
-        lines = session.scalars(
-            select(ConversationMessage)
-            .where(ConversationMessage.conversation_id == conversation_id)
-            .order_by(ConversationMessage.id)
-        ).all()
-        _gather(lines, handoff_at.get(conversation_id), decided, items)
+    # One query for every transcript, conversation by conversation (not one query per conversation).
+    rows = session.scalars(
+        select(ConversationMessage).order_by(ConversationMessage.conversation_id, ConversationMessage.id)
+    )
+    for conversation_id, lines in groupby(rows, key=lambda row: row.conversation_id):
+        _gather(list(lines), handoff_at.get(conversation_id), decided, items)
     return sorted(items.values(), key=lambda item: (-item.count, item.text))[:limit]
 
 
