@@ -12,9 +12,9 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from bot import db
+from bot import db, migrations
 from bot.config import settings
-from bot.models import Base, Product
+from bot.models import Product
 from bot.policy import PolicyError, policy
 from bot.training import TrainingFailed
 
@@ -23,7 +23,7 @@ def init_db(reseed: bool = False, now: datetime | None = None) -> None:
     """Create the tables, and seed the demo shop if the database is empty (or asked to)."""
     from bot.seed import seed_shop
 
-    Base.metadata.create_all(db.engine())
+    migrations.upgrade()
     with db.session_scope() as session:
         empty = not session.scalar(select(func.count()).select_from(Product))
         if empty or reseed:
@@ -227,7 +227,7 @@ def cmd_account(args: argparse.Namespace) -> int:
     from bot.web.accounts import AGENT, TRAINER, create_account
 
     role = AGENT if args.command == "agent-add" else TRAINER
-    Base.metadata.create_all(db.engine())
+    migrations.upgrade()
     password = sys.stdin.readline().strip() if not sys.stdin.isatty() else getpass.getpass("Password: ")
     try:
         with db.session_scope() as session:
@@ -266,7 +266,7 @@ def cmd_inbox(args: argparse.Namespace) -> int:
     from bot.trainer import inbox
     from bot.trainer.examples import ExampleError, TrainingData
 
-    Base.metadata.create_all(db.engine())  # tables added since this shop was created
+    migrations.upgrade()
     if args.action == "list":
         with db.session_scope() as session:
             items = inbox.collect(session, limit=args.limit)
@@ -331,7 +331,7 @@ def cmd_retrain(args: argparse.Namespace) -> int:
         if "log" in event:
             print(f"   {event['log']}", flush=True)
 
-    Base.metadata.create_all(db.engine())
+    migrations.upgrade()
     outcome = retrain(service_env(), show, settings().rasa_replicas)
     if args.json:
         print(json.dumps({"result": outcome.as_json()}, ensure_ascii=False), flush=True)
@@ -373,6 +373,22 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     print("gate: " + ("passed" if verdict.passed else "refused: " + "; ".join(verdict.reasons)))
     print(f"report: {report} (confusion matrix also in {picture})")
     return 0 if verdict.passed else 1
+
+
+def cmd_db_revision(args: argparse.Namespace) -> int:
+    """Write the migration for what changed in bot/models.py (for developers)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as scratch:
+        script = migrations.new_revision(args.message, f"sqlite:///{scratch}/schema.db")
+        db.dispose_all()
+    if script is None:
+        print("The migrations already describe bot/models.py; nothing to write.")
+        return 0
+    print(
+        f"Wrote {script.relative_to(Path.cwd()) if script.is_relative_to(Path.cwd()) else script}: review it, then commit it."
+    )
+    return 0
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
@@ -467,6 +483,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", action="store_true", help="progress and result as JSON lines (for the console)")
     p.set_defaults(func=cmd_retrain)
 
+    p = sub.add_parser("db-revision", help="write a schema migration for changes to bot/models.py (developers)")
+    p.add_argument("message", help='what changed, e.g. "order: add invoice title"')
+    p.set_defaults(func=cmd_db_revision)
+
     p = sub.add_parser("chat", help="chat with the running bot in the terminal")
     p.add_argument("--buyer", default="b0001", help="buyer id the shop page would vouch for ('' for anonymous)")
     p.add_argument("--conversation", help="conversation id to continue")
@@ -475,6 +495,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args))
-    except (PolicyError, TrainingFailed) as exc:
+    except (PolicyError, TrainingFailed, migrations.SchemaMismatch) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
