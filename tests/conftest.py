@@ -59,13 +59,17 @@ def fresh_shop(url: str, now: datetime | None = None) -> dict[str, int]:
         return seed_shop(session, policy(), now=now)
 
 
+def database_url(request: pytest.FixtureRequest, tmp_path: Any) -> str:
+    """For a fixture parametrised with "sqlite" / "postgresql": a SQLite file, or the session's PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'shop.db'}"
+    return request.getfixturevalue("postgres_database")
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def shop_url(request: pytest.FixtureRequest, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """DATABASE_URL of a freshly seeded demo shop, once on SQLite and once on PostgreSQL."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'shop.db'}"
-    else:
-        url = request.getfixturevalue("postgres_database")
+    url = database_url(request, tmp_path)
     monkeypatch.setenv("DATABASE_URL", url)
     fresh_shop(url)
     yield url

@@ -11,20 +11,17 @@ from sqlalchemy import func, inspect, select, text
 from bot import db, migrations
 from bot.cli import main
 from bot.models import Base, Product
-from tests.conftest import fresh_shop
+from tests.conftest import database_url, fresh_shop
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def empty_url(request: pytest.FixtureRequest, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """DATABASE_URL of an empty database, once on SQLite and once on PostgreSQL."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'shop.db'}"
-    else:
-        url = request.getfixturevalue("postgres_database")
-        with db.engine(url).begin() as connection:
-            Base.metadata.drop_all(connection)
-            connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
-            connection.execute(text("DROP TABLE IF EXISTS events"))
+    url = database_url(request, tmp_path)
+    with db.engine(url).begin() as connection:  # the PostgreSQL database is shared by the session's tests
+        Base.metadata.drop_all(connection)
+        connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
+        connection.execute(text("DROP TABLE IF EXISTS events"))
     monkeypatch.setenv("DATABASE_URL", url)
     yield url
     db.dispose_all()
