@@ -20,7 +20,7 @@ from bot.training import TrainingFailed
 
 
 def init_db(reseed: bool = False, now: datetime | None = None) -> None:
-    """Create the tables, and seed the demo shop if the database is empty (or asked to)."""
+    """Bring the schema up to date (bot/migrations), and seed the demo shop if the database is empty (or asked to)."""
     from bot.seed import seed_shop
 
     migrations.upgrade()
@@ -404,7 +404,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("init-db", help="create the tables and seed the demo shop if empty")
+    p = sub.add_parser("init-db", help="apply schema migrations and seed the demo shop if it is empty")
     p.add_argument("--reseed", action="store_true", help="replace all shop data with the demo shop")
     p.add_argument("--now", help="reference time for the demo data (ISO format), default now")
     p.set_defaults(func=cmd_init_db)
