@@ -21,11 +21,11 @@ Measured with py-spy on a running server (per turn, one buyer):
   a turn at 50 buyers (py-spy). The copy now leaves the matrix out.
 - the rule policy compares every state of the whole conversation with every rule, twice
   per prediction, although no rule is longer than a few states and a rule shorter than
-  the states compared so far applies whatever came before: ~5 % of a turn at 50 buyers.
-  The comparison stops where the longest rule ends.
+  the states compared so far applies whatever came before. The comparison now stops
+  where the longest rule ends: Rasa CPU per turn at 50 buyers 10.3 → 9.7 ms.
 - DIET's prediction graph is a `tf.function`, which checks every input against its
-  signature on each call: ~13 % of an NLU parse. Once traced, the graph's concrete
-  function is called with the same tensors instead.
+  signature on each call. Once traced, the graph's concrete function is called with the
+  same tensors instead: 10.3 → 8.7 ms per turn (both fixes: 8.4–9.0 ms, three runs).
 Everything else is Rasa unchanged: `python -m bot.rasa_server run …` takes the same
 arguments as `rasa run …`.
 """
