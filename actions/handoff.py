@@ -76,9 +76,11 @@ async def hand_off(
     if not created:
         dispatcher.utter_message(response="utter_handoff_already")
     elif p.agents_working(datetime.now(p.timezone)):
-        dispatcher.utter_message(
-            response="utter_handoff_queued", position=max(position - 1, 0), wait=max(position, 1) * p.minutes_per_ticket
-        )
+        wait = max(position, 1) * p.minutes_per_ticket
+        if position <= 1:  # nobody ahead ("0 people ahead of you" reads like a glitch)
+            dispatcher.utter_message(response="utter_handoff_next", wait=wait)
+        else:
+            dispatcher.utter_message(response="utter_handoff_queued", position=position - 1, wait=wait)
     else:
         start, end = p.agent_hours
         dispatcher.utter_message(response="utter_handoff_after_hours", start=start, end=end)
