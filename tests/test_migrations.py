@@ -18,13 +18,18 @@ from tests.conftest import database_url, fresh_shop
 def empty_url(request: pytest.FixtureRequest, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """DATABASE_URL of an empty database, once on SQLite and once on PostgreSQL."""
     url = database_url(request, tmp_path)
-    with db.engine(url).begin() as connection:  # the PostgreSQL database is shared by the session's tests
+    empty(url)
+    monkeypatch.setenv("DATABASE_URL", url)
+    yield url
+    empty(url)  # the PostgreSQL database is shared by the session's tests (production mode puts Rasa's events there)
+    db.dispose_all()
+
+
+def empty(url: str) -> None:
+    with db.engine(url).begin() as connection:
         Base.metadata.drop_all(connection)
         connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
         connection.execute(text("DROP TABLE IF EXISTS events"))
-    monkeypatch.setenv("DATABASE_URL", url)
-    yield url
-    db.dispose_all()
 
 
 def state(url: str) -> tuple[str | None, list[Any]]:
