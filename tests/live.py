@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,10 +15,30 @@ from bot.processes import Process, action_server, gateway, rasa_servers, service
 from bot.training import train_if_stale
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def free_port(avoid: Collection[int] = ()) -> int:
+    """A port nobody listens on now and not in `avoid` (ports already promised to another server)."""
+    for _ in range(100):
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        if port not in avoid:
+            return port
+    raise RuntimeError("no free port")
+
+
+def stack_ports(rasa_processes: int) -> dict[str, int]:
+    """RASA_PORT (the first of `rasa_processes` consecutive ports), ACTION_PORT and GATEWAY_PORT, all distinct.
+
+    The OS readily hands out the port just after a Rasa block as "free" while the last Rasa
+    server has not bound it yet, so the later picks avoid the whole block.
+    """
+    rasa = free_ports(rasa_processes)
+    promised = set(range(rasa, rasa + rasa_processes))
+    ports = {"RASA_PORT": rasa}
+    for name in ("ACTION_PORT", "GATEWAY_PORT"):
+        ports[name] = free_port(promised)
+        promised.add(ports[name])
+    return ports
 
 
 def free_ports(count: int) -> int:
@@ -76,9 +97,7 @@ def start_stack(var_dir: Path, overrides: dict[str, str], with_gateway: bool = F
     env = service_env(
         {
             "SHOP_VAR_DIR": str(var_dir),
-            "ACTION_PORT": str(free_port()),
-            "RASA_PORT": str(free_ports(processes_wanted)),
-            "GATEWAY_PORT": str(free_port()),
+            **{name: str(port) for name, port in stack_ports(processes_wanted).items()},
             "RASA_PROCESSES": str(processes_wanted),
             **overrides,
         }

@@ -22,7 +22,7 @@ from bot.processes import action_server, rasa_server, service_env, start_all, st
 from bot.seed import DEMO_ORDERS
 from bot.training import train_if_stale
 from tests.conftest import REDIS_URL, fresh_shop
-from tests.live import buttons, free_port, texts
+from tests.live import buttons, stack_ports, texts
 
 
 def redis_or_skip() -> redis.Redis:
@@ -41,16 +41,17 @@ def replicas(postgres_database: str, tmp_path_factory: pytest.TempPathFactory) -
     client = redis_or_skip()
     fresh_shop(postgres_database)
     prefix = f"shoptest{uuid.uuid4().hex[:8]}"
+    ports = stack_ports(2)  # one port for each replica
     base = {
         "SHOP_MODE": "production",
         "DATABASE_URL": postgres_database,
         "REDIS_URL": REDIS_URL,
         "REDIS_KEY_PREFIX": prefix,
         "SHOP_VAR_DIR": str(tmp_path_factory.mktemp("prod")),
-        "ACTION_PORT": str(free_port()),
+        "ACTION_PORT": str(ports["ACTION_PORT"]),
     }
-    env_a = service_env({**base, "RASA_PORT": str(free_port())})
-    env_b = service_env({**base, "RASA_PORT": str(free_port())})
+    env_a = service_env({**base, "RASA_PORT": str(ports["RASA_PORT"])})
+    env_b = service_env({**base, "RASA_PORT": str(ports["RASA_PORT"] + 1)})
     model = train_if_stale(env_a)
     processes = [action_server(env_a), rasa_server(model, env_a), rasa_server(model, env_b)]
     try:

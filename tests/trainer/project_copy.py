@@ -22,7 +22,7 @@ import requests
 from bot.config import PROJECT_ROOT
 from bot.processes import service_env
 from bot.training import train_if_stale
-from tests.live import free_port, free_ports
+from tests.live import stack_ports
 
 _SKIP = shutil.ignore_patterns(".git", ".venv", "var", "models", "results", "__pycache__", ".pytest_cache", "docs")
 
@@ -51,7 +51,7 @@ def start_copy(tmp: Path, timeout: float = 300) -> CopyStack:
     model = train_if_stale(service_env())  # the real project's current model: same inputs, same fingerprint
     shutil.copy2(model, root / "models" / model.name)
     # The product's default two Rasa shards (consecutive ports), so activation must reach both.
-    ports = {"GATEWAY_PORT": free_port(), "RASA_PORT": free_ports(2), "ACTION_PORT": free_port(), "RASA_PROCESSES": 2}
+    ports = {**stack_ports(2), "RASA_PROCESSES": 2}
     env = {
         **os.environ,
         **{k: str(v) for k, v in ports.items()},
