@@ -65,18 +65,23 @@ def activate(name: str, models_dir: Path = MODELS_DIR) -> Registry:
     return registry
 
 
+def previous(registry: Registry, models_dir: Path = MODELS_DIR) -> str | None:
+    """The model a rollback returns to: the newest predecessor still on disk."""
+    return next((name for name in registry.history if (models_dir / name).exists()), None)
+
+
 def rollback(models_dir: Path = MODELS_DIR) -> str:
     """Serve the previously active model again; returns its name."""
     registry = load(models_dir)
-    for name in registry.history:
-        if (models_dir / name).exists():
-            registry.history = [m for m in registry.history if m != name]
-            if registry.active:
-                registry.history.insert(0, registry.active)
-            registry.active = name
-            _save(registry, models_dir)
-            return name
-    raise LookupError("no earlier model to roll back to")
+    name = previous(registry, models_dir)
+    if name is None:
+        raise LookupError("no earlier model to roll back to")
+    registry.history = [m for m in registry.history if m != name]
+    if registry.active:
+        registry.history.insert(0, registry.active)
+    registry.active = name
+    _save(registry, models_dir)
+    return name
 
 
 def models(models_dir: Path = MODELS_DIR) -> list[Path]:

@@ -40,6 +40,11 @@ def refuse(message: str, status: int = 400) -> web.Response:
     return answer({"error": message}, status=status)
 
 
+def refusal(message: str, error: type[web.HTTPException] = web.HTTPBadRequest) -> web.HTTPException:
+    """`refuse` as an exception to raise from a helper that must end the request: the same JSON body."""
+    return error(text=dumps({"error": message}), content_type="application/json")
+
+
 async def json_body(request: web.Request) -> dict[str, Any]:
     try:
         body = await request.json()
@@ -55,7 +60,7 @@ async def require(request: web.Request, role: Role) -> str:
     token = request.cookies.get(role.cookie)
     username = await run_in_session(lambda s: accounts.signed_in(s, role, token, policy().now()))
     if username is None:
-        raise web.HTTPUnauthorized(text=dumps({"error": "请先登录"}), content_type="application/json")
+        raise refusal("请先登录", web.HTTPUnauthorized)
     return username
 
 

@@ -27,7 +27,7 @@ from bot.trainer.pipeline import Progress, data_problems, reports_dir
 from bot.training import MODELS_DIR
 from bot.vocabulary import INBOX_REASON, TRAINER_INTENT_LABEL
 from bot.web.accounts import TRAINER
-from bot.web.http import answer, dumps, html_page, json_body, login_routes, refuse, require
+from bot.web.http import answer, html_page, json_body, login_routes, refusal, refuse, require
 from bot.web.training_jobs import JobRunning, TrainingJobs
 
 T = TypeVar("T")
@@ -90,7 +90,7 @@ async def _data(work: Callable[[], T]) -> T:
     try:
         return await asyncio.to_thread(work)
     except ExampleError as exc:
-        raise web.HTTPBadRequest(text=dumps({"error": str(exc)}), content_type="application/json") from None
+        raise refusal(str(exc)) from None
 
 
 async def list_examples(request: web.Request) -> web.Response:
@@ -107,9 +107,7 @@ async def list_examples(request: web.Request) -> web.Response:
 def _text(body: dict[str, Any], key: str) -> str:
     value = body.get(key)
     if not isinstance(value, str):
-        raise web.HTTPBadRequest(
-            text=dumps({"error": f"缺少 {key}（'{key}' must be a string）"}), content_type="application/json"
-        )
+        raise refusal(f"缺少 {key}（'{key}' must be a string）")
     return value
 
 
@@ -230,7 +228,7 @@ async def report_file(request: web.Request) -> web.StreamResponse:
 async def list_models(request: web.Request) -> web.Response:
     await _trainer(request)
     current = registry.load()
-    previous = next((m for m in current.history if (MODELS_DIR / m).exists()), None)
+    previous = registry.previous(current)
     return answer(
         [
             {
