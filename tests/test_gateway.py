@@ -126,7 +126,12 @@ async def test_handoff_routes_the_buyer_to_one_agent_and_back(gateway: tuple[Sta
     async with aiohttp.ClientSession() as http, agent_a as a, agent_b as b:
         buyer = Buyer(await http.ws_connect(f"{base}/ws/buyer?token={token}"))
         await buyer.say("转人工")
-        await buyer.wait_for(lambda m: bot_line(m) and "人工客服" in m["line"]["text"])
+        promise = await buyer.wait_for(lambda m: bot_line(m) and "人工客服" in m["line"]["text"])
+        # No agent's console is connected yet: the buyer hears so once, in words that fit the promise.
+        await buyer.say("在吗")
+        notice = (await buyer.wait_for(lambda m: m["type"] == "line" and m["line"]["sender"] == "system"))["line"]
+        on_duty = "分钟内接入" in promise["line"]["text"] or "前面还有" in promise["line"]["text"]
+        assert ("都在忙" in notice["text"]) == on_duty and ("暂时不在线" in notice["text"]) != on_duty
 
         for agent, name in ((a, "agent_a"), (b, "agent_b")):
             assert (await agent.post(f"{base}/api/agent/login", json={"username": name, "password": "wrong password"})).status == 401  # fmt: skip

@@ -23,6 +23,7 @@ import os
 import re
 from collections import defaultdict
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -213,15 +214,23 @@ async def _on_buyer_message(
         await hub.to_agents({"type": "line", "ticket": ticket.id, "line": line.as_json()})
         if ticket.status == "pending" and not hub.agents and ticket.id not in hub.told_to_wait:
             hub.told_to_wait.add(ticket.id)
-            start, end = policy().agent_hours
-            notice = f"人工客服暂时不在线（工作时间 {start}-{end}），您的消息已记录，客服上线后会第一时间回复您"
-            await _post(app, conversation_id, "system", notice)
+            await _post(app, conversation_id, "system", _waiting_notice())
         return
     await hub.to_buyer(conversation_id, {"type": "typing", "on": True})
     try:
         await _ask_rasa(app, conversation_id, buyer_id, text)
     finally:
         await hub.to_buyer(conversation_id, {"type": "typing", "on": False})
+
+
+def _waiting_notice() -> str:
+    """What a handed-off buyer hears while no agent's console is connected."""
+    p = policy()
+    if p.agents_working(datetime.now(p.timezone)):
+        # The bot just promised an agent within minutes: "offline" would contradict it.
+        return "客服都在忙，您的消息已记录，客服接入后会第一时间回复您，请稍等～"
+    start, end = p.agent_hours
+    return f"人工客服暂时不在线（工作时间 {start}-{end}），您的消息已记录，客服上线后会第一时间回复您"
 
 
 async def _ask_rasa(app: web.Application, conversation_id: str, buyer_id: str | None, text: str) -> None:
