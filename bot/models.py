@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     Float,
@@ -306,12 +307,53 @@ class TrainerSession(_SessionColumns, Base):
     username: Mapped[str] = Column(ForeignKey("trainer_account.username"), index=True)
 
 
+# Longest example key: examples are at most 300 characters (bot.trainer.examples.MAX_LENGTH), and Unicode
+# normalisation can lengthen a few characters, so keys get room beyond that.
+KEY_LENGTH = 400
+
+
 class InboxDecision(Base):
     """What a trainer decided about a misunderstood message (by its normalised key)."""
 
     __tablename__ = "inbox_decision"
 
-    key: Mapped[str] = Column(String(255), primary_key=True)
+    key: Mapped[str] = Column(String(KEY_LENGTH), primary_key=True)
     decision: Mapped[str] = Column(String(16))  # labelled | test | dismissed
     intent: Mapped[str | None] = Column(String(32), nullable=True)
     decided_at: Mapped[datetime] = Column(DateTime)
+
+
+class ImportedLine(Base):
+    """A buyer's line from a shop's own chat history (`./shop inbox import`), waiting in the inbox with the bot's guesses."""
+
+    __tablename__ = "imported_line"
+
+    id: Mapped[int] = Column(Integer, primary_key=True)
+    key: Mapped[str] = Column(String(KEY_LENGTH), unique=True)  # example_key(text): one row per message
+    text: Mapped[str] = Column(Text)
+    source: Mapped[str] = Column(String(64), index=True)
+    session: Mapped[str | None] = Column(String(128), nullable=True)
+    occurrences: Mapped[int] = Column(Integer, default=1)  # how often the file had it (repeats are merged)
+    # The serving model's top three [{"intent", "confidence"}], best first, when the line was imported.
+    top3: Mapped[list[dict[str, Any]]] = Column(JSON, default=list)
+    top_confidence: Mapped[float] = Column(Float)
+    margin: Mapped[float] = Column(Float)  # top minus second confidence: small means the bot hesitated
+    imported_at: Mapped[datetime] = Column(DateTime)
+    batch: Mapped[str] = Column(String(32), index=True)
+
+
+class InboxLabel(Base):
+    """One trainer's label of one inbox line, kept so that two trainers' labels of the same line can be compared."""
+
+    __tablename__ = "inbox_label"
+    __table_args__ = (UniqueConstraint("key", "trainer"),)
+
+    id: Mapped[int] = Column(Integer, primary_key=True)
+    key: Mapped[str] = Column(String(KEY_LENGTH), index=True)
+    text: Mapped[str] = Column(Text)  # as written to the data (a decided line is no longer in the inbox)
+    trainer: Mapped[str] = Column(String(64))
+    decision: Mapped[str] = Column(String(16))  # labelled | test | dismissed
+    intent: Mapped[str | None] = Column(String(32), nullable=True)
+    # True when this label decided the line (wrote the example); a later trainer's label is a second opinion only.
+    decided: Mapped[bool] = Column(Boolean, default=False)
+    labelled_at: Mapped[datetime] = Column(DateTime)
