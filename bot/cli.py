@@ -262,11 +262,13 @@ def cmd_nlu(args: argparse.Namespace) -> int:
 
 
 def cmd_inbox(args: argparse.Namespace) -> int:
-    """The trainers' inbox: list what the bot misunderstood, label or dismiss it."""
+    """The trainers' inbox: list what the bot misunderstood, import chat history, label or dismiss it."""
     from bot.trainer import inbox
     from bot.trainer.examples import ExampleError, TrainingData
 
     migrations.upgrade()
+    if args.action == "import":
+        return _inbox_import(Path(args.file), args.source)
     if args.action == "list":
         with db.session_scope() as session:
             items = inbox.collect(session, limit=args.limit)
@@ -274,9 +276,8 @@ def cmd_inbox(args: argparse.Namespace) -> int:
             print("The inbox is empty.")
         for item in items:
             top = ", ".join(f"{r['intent']} {r['confidence']:.2f}" for r in item.top3) or "-"
-            print(
-                f"{item.id}  ×{item.count:<3} {item.text}\n          why: {', '.join(sorted(item.reasons))}; bot saw: {top}"
-            )
+            why = ", ".join(sorted(item.reasons)) + (f" from {item.source}" if item.source else "")
+            print(f"{item.id}  ×{item.count:<3} {item.text}\n          why: {why}; bot saw: {top}")
         return 0
     with db.session_scope() as session:
         item = inbox.find(session, args.item)
@@ -296,6 +297,34 @@ def cmd_inbox(args: argparse.Namespace) -> int:
     with db.session_scope() as session:
         inbox.decide(session, item.key, decision, intent, policy().now())
     print(f"Inbox item {item.id} {decision}.")
+    return 0
+
+
+def _inbox_import(path: Path, source: str | None) -> int:
+    """Import a chat export into the inbox, all or nothing (exit 2 when the file is refused)."""
+    from bot.trainer.chat_import import ChatImportError
+    from bot.trainer.examples import ExampleError
+    from bot.trainer.inbox_import import import_chat_file
+
+    interactive = sys.stderr.isatty()
+
+    def progress(done: int, total: int) -> None:
+        # One updating line on a terminal; in a log, a line every 1,000 texts (and the last).
+        if interactive:
+            print(
+                f"\r  guessing intents: {done:,} / {total:,} lines", end="\n" if done == total else "", file=sys.stderr
+            )
+        elif done == total or done % 1000 < 64:
+            print(f"  guessing intents: {done:,} / {total:,} lines", file=sys.stderr, flush=True)
+
+    try:
+        summary = import_chat_file(path, source, policy().now(), progress)
+    except (ChatImportError, ExampleError, FileNotFoundError) as exc:
+        print(f"error: {exc}; nothing was imported.", file=sys.stderr)
+        return 2
+    print("\n".join(summary.lines()))
+    if summary.kept:
+        print("Label them in the trainers' console (待处理 → 批量标注) or with ./shop inbox list / label.")
     return 0
 
 
@@ -440,9 +469,18 @@ def main(argv: list[str] | None = None) -> int:
         q.add_argument("--test", action="store_true", help="the held-out test set instead of training data")
     p.set_defaults(func=cmd_nlu)
 
-    p = sub.add_parser("inbox", help="what the bot misunderstood in real conversations: list, label, dismiss")
+    p = sub.add_parser(
+        "inbox",
+        help="what the bot misunderstood in real conversations, and imported chat history: list, label, dismiss",
+    )
     box = p.add_subparsers(dest="action", required=True)
     q = box.add_parser("list")
+    q = box.add_parser(
+        "import",
+        help="load buyers' lines from a chat export (TSV, CSV or JSONL; UTF-8 or GBK) with the bot's guesses, all or nothing",
+    )
+    q.add_argument("file")
+    q.add_argument("--source", help="where the chats come from, for rows without a source column (default: file name)")
     q = box.add_parser("label", help="add the message as an example of INTENT")
     q.add_argument("item")
     q.add_argument("intent")
