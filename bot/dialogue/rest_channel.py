@@ -1,0 +1,70 @@
+"""Rasa's REST channel, answering every request in a message: `是正品吗？能包邮不` gets both answers.
+
+Registered in credentials.yml in place of `rest`, with the same URL
+(/webhooks/rest/webhook) and the same request and reply format, so the gateway,
+`./shop shell` and the benchmark all get it.
+
+Why here and not in the gateway (measured on this machine, one buyer): the channel
+parses the clauses with the agent already loaded in the Rasa process, ~3 ms per
+clause and no HTTP; the gateway would need one /model/parse round trip per clause
+(~8 ms each) on top, and `./shop shell` and the benchmark, which talk to Rasa
+directly, would not get it at all.
+
+How: `bot.dialogue.clauses` splits the text and, from the NLU parses of the whole
+message and of each clause (`parse_message` has no side effects), plans the turns.
+Each planned turn is then handled as a buyer message of its own, one after the
+other within this request, so Rasa's per-conversation lock is taken per turn
+exactly as for consecutive messages and the replies come back in order. A form in
+progress sees each turn as it would see separate messages: a clause that answers
+its slot fills it, a side question is answered by its digression rule and the
+form asks again.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from rasa.core.channels.channel import UserMessage
+from rasa.core.channels.rest import RestInput
+from sanic import Blueprint, Sanic
+
+from bot.dialogue.clauses import Turn, plan, split_clauses
+
+logger = logging.getLogger(__name__)
+
+
+class ClauseRestInput(RestInput):
+    """The REST channel; a message with several requests is handled as consecutive messages."""
+
+    @classmethod
+    def name(cls) -> str:
+        return "rest"
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        async def handle(message: UserMessage) -> None:
+            turns = await planned_turns(Sanic.get_app().ctx.agent, message.text or "")
+            if len(turns) == 1 and turns[0].text == message.text:
+                await on_new_message(message)
+                return
+            logger.info("Conversation %s: %d turns from %r", message.sender_id, len(turns), message.text)
+            for turn in turns:
+                await on_new_message(
+                    UserMessage(
+                        turn.text, message.output_channel, message.sender_id,
+                        input_channel=message.input_channel, metadata=message.metadata,
+                    )
+                )  # fmt: skip
+
+        return super().blueprint(handle)
+
+
+async def planned_turns(agent: Any, text: str) -> list[Turn]:
+    """The turns `text` becomes, from the loaded model's parses of the message and its clauses."""
+    clauses = split_clauses(text)
+    if len(clauses) < 2 or agent is None or not agent.is_ready():
+        return [Turn(text, None, 0.0)]
+    whole = await agent.parse_message(text)
+    parses = [(clause, await agent.parse_message(clause.text)) for clause in clauses]
+    return plan(text, whole, parses)
