@@ -22,9 +22,25 @@ from bot.config import PROJECT_ROOT
 MODELS_DIR = PROJECT_ROOT / "models"
 
 
+def with_real_buyers() -> bool:
+    """Whether training uses the labelled real-buyer examples (data/nlu/real/); SHOP_REAL_BUYERS=0 leaves them out.
+
+    They come from research corpora that do not clearly permit commercial use (data/real_buyers/README.md).
+    """
+    return os.environ.get("SHOP_REAL_BUYERS", "1").strip().lower() not in ("0", "false", "no", "off")
+
+
+def data_paths(root: Path = PROJECT_ROOT) -> list[Path]:
+    """The training data Rasa reads: rules and hand-written NLU, plus the real-buyer examples unless switched off."""
+    paths = sorted((root / "data").glob("*.yml")) + sorted((root / "data" / "nlu").glob("*.yml"))
+    if with_real_buyers():
+        paths += sorted((root / "data" / "nlu" / "real").glob("*.yml"))
+    return paths
+
+
 def _inputs(root: Path) -> list[Path]:
     files = [root / "config.yml", root / "domain.yml"]
-    files += sorted((root / "data").rglob("*.yml"))
+    files += data_paths(root)
     files += sorted((root / "data" / "nlu" / "jieba").glob("*.txt"))
     files += sorted((root / "bot" / "nlu").glob("*.py"))
     return [f for f in files if f.is_file()]
@@ -74,7 +90,8 @@ def _train_locked(env: dict[str, str], force: bool, on_output: OutputSink | None
     partial.unlink(missing_ok=True)
     command = [
         sys.executable, "-m", "rasa", "train",
-        "--config", "config.yml", "--domain", "domain.yml", "--data", "data",
+        "--config", "config.yml", "--domain", "domain.yml",
+        "--data", *(str(p.relative_to(PROJECT_ROOT)) for p in data_paths()),
         "--out", str(MODELS_DIR), "--fixed-model-name", partial.name.removesuffix(".tar.gz"),
     ]  # fmt: skip
     code = _run(command, env, on_output)

@@ -134,12 +134,13 @@ class _Source:
     label: str
     is_test: bool
     raw: bytes
+    generated: bool  # written by bot.trainer.corpus from the real-buyer labels: read, never edited here
     lines: list[str]  # split on "\n" only, so "\n".join(lines) gives back the exact file
     blocks: dict[str, _Block] = field(default_factory=dict)
     items: list[tuple[str, str, int]] = field(default_factory=list)  # (intent, text, line index)
 
 
-def _read_source(path: Path, label: str, is_test: bool) -> _Source:
+def _read_source(path: Path, label: str, is_test: bool, generated: bool = False) -> _Source:
     """Parse one NLU file by lines, refusing files whose lines disagree with what PyYAML reads."""
     try:
         raw = path.read_bytes()
@@ -150,7 +151,7 @@ def _read_source(path: Path, label: str, is_test: bool) -> _Source:
     except UnicodeDecodeError as exc:
         raise ExampleError(f"{label} is not valid UTF-8: {exc}") from None
     parsed = yaml_examples(content, label)
-    src = _Source(path, label, is_test, raw, content.split("\n"))
+    src = _Source(path, label, is_test, raw, generated, content.split("\n"))
     lines, intent, i = src.lines, None, 0
     while i < len(lines):
         if m := _INTENT_LINE.match(lines[i]):
@@ -215,9 +216,16 @@ class TrainingData:
             raise ExampleError(f"cannot read the domain {self._label(self.domain)}: {exc}") from None
 
     def _load(self) -> list[_Source]:
-        """Every file read afresh (others may have edited it), the test set last."""
-        paths = [(p, False) for p in sorted(self.data_dir.glob("*.yml"))] + [(self.test_set, True)]
-        return [_read_source(p, self._label(p), is_test) for p, is_test in paths]
+        """Every file read afresh (others may have edited it): hand-written training files first, test sets last.
+
+        The real-buyer files (data/nlu/real/, tests/nlu/real_buyers_test.yml) are checked against like any
+        other example, but only bot.trainer.corpus writes them.
+        """
+        real_test = self.test_set.with_name("real_buyers_test.yml")
+        paths = [(p, False, False) for p in sorted(self.data_dir.glob("*.yml"))]
+        paths += [(p, False, True) for p in sorted((self.data_dir / "real").glob("*.yml"))]
+        paths += [(self.test_set, True, False)] + ([(real_test, True, True)] if real_test.is_file() else [])
+        return [_read_source(p, self._label(p), is_test, generated) for p, is_test, generated in paths]
 
     def intents(self) -> list[str]:
         """The buyer intents declared in the domain, in domain order."""
@@ -298,7 +306,7 @@ class TrainingData:
 
     def _target(self, sources: list[_Source], intent: str, as_test: bool) -> _Source:
         for src in sources:
-            if src.is_test == as_test and intent in src.blocks:
+            if src.is_test == as_test and not src.generated and intent in src.blocks:
                 return src
         where = self._label(self.test_set) if as_test else self._label(self.data_dir) + "/*.yml"
         raise ExampleError(f"intent '{intent}' has no 'examples: |' block in {where}; add the block by hand first")
@@ -308,6 +316,12 @@ class TrainingData:
         for src in sources:  # training files first, the test set last
             for other_intent, other, line in src.items:
                 if other_intent == intent and other == text:
+                    if src.generated:
+                        raise ExampleError(
+                            f"这条是真实买家的标注数据，请在 data/real_buyers/labels.tsv 里修改标注（'{text}' in "
+                            f"{src.label} is generated from data/real_buyers/labels.tsv: change its label there, "
+                            "then run python -m bot.trainer.corpus build）"
+                        )
                     return src, line
         if intent not in self.intents():
             raise ExampleError(f"没有这个意图（unknown intent '{intent}' (known: {', '.join(self.intents())})）")

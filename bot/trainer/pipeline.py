@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.config import PROJECT_ROOT, settings
-from bot.training import MODELS_DIR, TrainingFailed, train_if_stale
+from bot.training import MODELS_DIR, TrainingFailed, data_paths, train_if_stale
 
 PHASES = {
     "validate": "校验数据",
@@ -98,7 +98,8 @@ def data_problems(env: dict[str, str], progress: Progress) -> list[str]:
     # Same intent: only exact repeats (a traditional-character variant is a deliberate, different example).
     repeats = Counter((e.intent, plain_text(e.text)) for e in examples)
     problems += [f"'{text}' appears {n} times under {intent}" for (intent, text), n in repeats.items() if n > 1]
-    command = [sys.executable, "-m", "rasa", "data", "validate", "--fail-on-warnings"]
+    command = [sys.executable, "-m", "rasa", "data", "validate", "--fail-on-warnings", "--data"]
+    command += [str(p.relative_to(PROJECT_ROOT)) for p in data_paths()]
     result = subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True)
     for line in (result.stdout + result.stderr).splitlines():
         if line.strip():
