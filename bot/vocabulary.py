@@ -88,4 +88,5 @@ INBOX_REASON = {
     "near tie": "两个意图难分",
     "before a handoff": "转人工前",
     "marked by an agent": "客服标记",
+    "imported": "导入的聊天记录",
 }

@@ -16,12 +16,14 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from aiohttp import web
+from sqlalchemy import select
 
 from bot.config import settings
 from bot.db import run_in_session
+from bot.models import TrainerAccount
 from bot.policy import policy
 from bot.processes import service_env
-from bot.trainer import inbox, registry
+from bot.trainer import agreement, inbox, registry
 from bot.trainer.examples import ExampleError, TrainingData
 from bot.trainer.pipeline import Progress, data_problems, reports_dir
 from bot.training import MODELS_DIR
@@ -45,7 +47,10 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/api/trainer/me", me)
     app.router.add_get("/api/trainer/intents", list_intents)
     app.router.add_get("/api/trainer/inbox", list_inbox)
+    app.router.add_get("/api/trainer/inbox/bulk", bulk_inbox)
+    app.router.add_get("/api/trainer/inbox/agreement", inbox_agreement)
     app.router.add_post("/api/trainer/inbox/{id}", decide_inbox_item)
+    app.router.add_delete("/api/trainer/inbox/{id}/label", undo_inbox_label)
     app.router.add_get("/api/trainer/examples", list_examples)
     app.router.add_post("/api/trainer/examples", add_example)
     app.router.add_put("/api/trainer/examples", edit_example)
@@ -148,7 +153,9 @@ def _item_json(item: inbox.InboxItem) -> dict[str, Any]:
         "count": item.count,
         "reasons": reasons,
         "reason_labels": [INBOX_REASON.get(r, r) for r in reasons],
+        "source": item.source,
         "top3": item.top3,
+        "margin": None if item.margin is None else round(item.margin, 4),
         "suggestions": [r["intent"] for r in item.top3 if r.get("intent") in TRAINER_INTENT_LABEL],
         "context": [{"speaker": speaker, "text": text} for speaker, text in item.context],
     }
@@ -160,21 +167,162 @@ async def list_inbox(request: web.Request) -> web.Response:
     return answer([_item_json(item) for item in items])
 
 
-async def decide_inbox_item(request: web.Request) -> web.Response:
+def _number(query: Any, key: str) -> float | None:
+    value = query.get(key)
+    if value in (None, ""):
+        return None
+    try:
+        return min(1.0, max(0.0, float(value)))
+    except ValueError:
+        raise refusal(f"{key} 应是 0 到 1 之间的数（'{key}' must be a number from 0 to 1）") from None
+
+
+BULK_PAGE = 50  # the console asks for more as the trainer works through them
+
+
+async def bulk_inbox(request: web.Request) -> web.Response:
+    """One page of the bulk-labelling queue, filtered and ordered, with what the filters offer and the counts."""
+    me = await _trainer(request)
+    q = request.query
+    scope = q.get("scope") or "open"
+    if scope not in ("open", "review"):
+        return refuse("scope 只能是 open 或 review")
+    order = q.get("order") or "frequency"
+    if order not in ("frequency", "uncertainty"):
+        return refuse("排序只能是 frequency 或 uncertainty")
+    filters = inbox.Filters(
+        q.get("source") or None, q.get("intent") or None, _number(q, "min"), _number(q, "max"), order
+    )
+
+    def page(s: Any) -> dict[str, Any]:
+        review = inbox.to_review(s, me)
+        everything = inbox.collect(s, limit=None) if scope == "open" else review
+        chosen = inbox.arrange(everything, filters)
+        labels = inbox.labels(s)
+        return {
+            "items": [_item_json(item) for item in chosen[:BULK_PAGE]],
+            "left": len(chosen),
+            "total": len(everything),
+            "sources": sorted({item.source for item in everything if item.source}),
+            "intents": sorted({item.top_intent for item in everything if item.top_intent}),
+            "mine": sum(label.trainer == me for label in labels),
+            "to_review": len(review),
+        }
+
+    return answer(await run_in_session(page))
+
+
+def _agreement_json(s: Any) -> dict[str, Any]:
+    names = dict(s.execute(select(TrainerAccount.username, TrainerAccount.display_name)).all())
+    found = agreement.agreement(inbox.labels(s))
+
+    def who(trainer: str) -> str:
+        return names.get(trainer) or trainer
+
+    return {
+        "lines": found.lines,
+        "agreed": found.agreed,
+        "rate": found.rate,
+        "pairs": [
+            {"trainers": [who(t) for t in p.trainers], "lines": p.lines, "agreed": p.agreed, "kappa": p.kappa}
+            for p in found.pairs
+        ],
+        "disagreements": [
+            {"text": d["text"], "labels": [{**label, "trainer": who(label["trainer"])} for label in d["labels"]]}
+            for d in found.disagreements[:20]
+        ],
+    }
+
+
+async def inbox_agreement(request: web.Request) -> web.Response:
     await _trainer(request)
+    return answer(await run_in_session(_agreement_json))
+
+
+def _others(s: Any, key: str, me: str) -> list[dict[str, Any]]:
+    """Other trainers' labels of a line, shown once this trainer has given theirs (labelling stays blind)."""
+    names = dict(s.execute(select(TrainerAccount.username, TrainerAccount.display_name)).all())
+    return [
+        {
+            "trainer": names.get(label.trainer) or label.trainer,
+            "label": agreement.label_value(label.decision, label.intent),
+        }
+        for label in inbox.labels(s, key)
+        if label.trainer != me
+    ]
+
+
+async def decide_inbox_item(request: web.Request) -> web.Response:
+    """Label, put in the test set or dismiss an inbox line; a line another trainer decided gets a second opinion."""
+    me = await _trainer(request)
     body = await json_body(request)
     action = body.get("action")
     if action not in ("label", "test", "dismiss"):
         return refuse("操作只能是 label、test 或 dismiss")
-    item = await run_in_session(lambda s: inbox.find(s, request.match_info["id"]))
-    if item is None:
-        return refuse("这条消息已经处理过了，或者不存在", 404)
-    intent, file = None, None
-    if action != "dismiss":
-        intent = _text(body, "intent")
-        file = (await _data(lambda: TrainingData().add(intent, item.text, as_test=action == "test"))).file
+    item_id = request.match_info["id"]
     decision = {"label": "labelled", "test": "test", "dismiss": "dismissed"}[action]
-    await run_in_session(lambda s: inbox.decide(s, item.key, decision, intent, policy().now()))
+    intent = None if action == "dismiss" else _text(body, "intent")
+    item = await run_in_session(lambda s: inbox.find(s, item_id))
+    if item is None:
+        return await _second_opinion(item_id, me, decision, intent)
+    file, text = None, item.text
+    if intent is not None:
+        example = await _data(lambda: TrainingData().add(intent, item.text, as_test=action == "test"))
+        file, text = example.file, example.text
+    now = policy().now()
+
+    def record(s: Any) -> list[dict[str, Any]]:
+        inbox.decide(s, item.key, decision, intent, now, trainer=me, text=text)
+        return _others(s, item.key, me)
+
+    return answer({"ok": True, "file": file, "others": await run_in_session(record)})
+
+
+async def _second_opinion(item_id: str, me: str, decision: str, intent: str | None) -> web.Response:
+    if intent is not None and intent not in await _data(TrainingData().intents):
+        return refuse(f"没有这个意图：{intent}")
+    now = policy().now()
+
+    def record(s: Any) -> dict[str, Any] | None:
+        found = inbox.find_labelled(s, item_id)
+        if found is None:
+            return None
+        key, text = found
+        if inbox.label_of(s, key, me) is not None:
+            return {"error": "你已经标注过这条了"}
+        inbox.second_opinion(s, key, text, me, decision, intent, now)
+        return {"ok": True, "file": None, "second_opinion": True, "others": _others(s, key, me)}
+
+    result = await run_in_session(record)
+    if result is None:
+        return refuse("这条消息已经处理过了，或者不存在", 404)
+    return refuse(result["error"], 409) if "error" in result else answer(result)
+
+
+async def undo_inbox_label(request: web.Request) -> web.Response:
+    """Take back this trainer's label of a line: the example it wrote is removed, the line is open again."""
+    me = await _trainer(request)
+    item_id = request.match_info["id"]
+
+    def mine(s: Any) -> tuple[str, str | None, str, str, bool] | None:
+        found = inbox.find_labelled(s, item_id)
+        label = found and inbox.label_of(s, found[0], me)
+        return label and (label.key, label.intent, label.text, label.decision, label.decided)
+
+    found = await run_in_session(mine)
+    if not found:
+        return refuse("没有可以撤销的标注", 404)
+    key, intent, text, decision, decided = found
+    file = None
+    if decided and intent and decision in ("labelled", "test"):
+        file = (await _data(lambda: TrainingData().delete(intent, text))).file
+
+    def forget(s: Any) -> None:
+        label = inbox.label_of(s, key, me)
+        if label is not None:
+            inbox.forget(s, label)
+
+    await run_in_session(forget)
     return answer({"ok": True, "file": file})
 
 

@@ -21,7 +21,7 @@ import requests
 
 from bot.config import PROJECT_ROOT
 from bot.processes import service_env
-from bot.training import train_if_stale
+from bot.training import fingerprint, train_if_stale
 from tests.live import stack_ports
 
 _SKIP = shutil.ignore_patterns(".git", ".venv", "var", "models", "results", "__pycache__", ".pytest_cache", "docs")
@@ -44,12 +44,19 @@ class CopyStack:
         )  # fmt: skip
 
 
-def start_copy(tmp: Path, timeout: float = 300) -> CopyStack:
+def start_copy(tmp: Path, timeout: float = 300, model: Path | None = None) -> CopyStack:
+    """Start the copy; with `model`, serve that trained model as if it fitted the copy's data (no training).
+
+    Tests that never retrain use `model` so data edited meanwhile in the working tree costs no 5-minute training.
+    """
     root = tmp / "shop"
     shutil.copytree(PROJECT_ROOT, root, ignore=_SKIP)
     (root / "models").mkdir()
-    model = train_if_stale(service_env())  # the real project's current model: same inputs, same fingerprint
-    shutil.copy2(model, root / "models" / model.name)
+    if model is None:
+        model = train_if_stale(service_env())  # the real project's current model: same inputs, same fingerprint
+        shutil.copy2(model, root / "models" / model.name)
+    else:
+        shutil.copy2(model, root / "models" / f"shop-{fingerprint(root)}.tar.gz")
     # The product's default two Rasa shards (consecutive ports), so activation must reach both.
     ports = {**stack_ports(2), "RASA_PROCESSES": 2}
     env = {

@@ -6,7 +6,8 @@
  * console-kit.js's.
  *
  * Four tabs over the JSON API in /api/trainer/* (cookie session, same origin):
- * the inbox of misunderstood messages, the training examples, retraining with its
+ * the inbox of misunderstood messages (one by one, or in bulk from the keyboard, with
+ * agreement between trainers), the training examples, retraining with its
  * evaluation, and the model versions. A retraining job is polled every second
  * while it runs.
  */
@@ -43,6 +44,15 @@
     resultKey: "",
     models: [],
     noticeTimer: null,
+    inboxMode: "list", // or "bulk"
+    bulk: {
+      scope: "open", source: "", intent: "", min: "", max: "", order: "frequency",
+      queue: [], left: 0, total: 0, mine: 0, toReview: 0, done: 0, seq: 0, busy: false,
+      decided: new Set(), // ids labelled here: an older page must not bring them back
+      skipped: new Set(), // ids put off with →, until the filters change
+      undo: [], // [{item, action, intent}], newest last
+    },
+    picker: { mode: "label", chosen: "" },
   };
 
   var kit = window.ConsoleKit;
@@ -159,6 +169,12 @@
     state.inboxBusy.clear();
     state.inboxDone.clear();
     state.models = [];
+    state.bulk.queue = [];
+    state.bulk.decided.clear();
+    state.bulk.skipped.clear();
+    state.bulk.undo = [];
+    state.bulk.done = 0;
+    clear($("bulk-current"));
     clear($("inbox"));
     clear($("examples"));
     clear($("models"));
@@ -184,7 +200,7 @@
     });
     if (location.hash !== "#" + name) history.replaceState(null, "", "#" + name);
     if (!state.me || noLoad) return;
-    if (name === "inbox") loadInbox();
+    if (name === "inbox") { if (state.inboxMode === "bulk") { loadBulk(); loadAgreement(); } else loadInbox(); }
     else if (name === "examples") { loadIntents(); loadExamples(); }
     else if (name === "retrain") loadJob();
     else if (name === "models") loadModels();
@@ -210,6 +226,8 @@
       state.intents = Array.isArray(intents) ? intents : [];
       renderIntentPicker();
       renderIntentOptions($("example-intent"), state.examples.intent || "");
+      if ($("intent-picker").open) renderPicker(); // opened before the intents arrived
+      if (state.inboxMode === "bulk") renderBulk(); // the numbered suggestions need them too
       if (state.job) {
         state.resultKey = ""; // redraw the evaluation with the intents' labels and order
         renderJob();
@@ -433,6 +451,398 @@
       if (node.parentNode) node.parentNode.removeChild(node);
       $("inbox-empty").hidden = state.inbox.length > 0;
     }, 350);
+  }
+
+  // --- bulk labelling (批量标注) ------------------------------------------------------
+  // One line at a time, from the keyboard: 1–3 take the bot's suggestions, / any other intent,
+  // T the test set, S dismisses, U takes the last decision back (the example is deleted again).
+
+  var BULK_REFILL_AT = 5; // fetch the next page when this few are left in the queue
+
+  function bulkQuery() {
+    var b = state.bulk;
+    var query = ["scope=" + encodeURIComponent(b.scope), "order=" + encodeURIComponent(b.order)];
+    if (b.source) query.push("source=" + encodeURIComponent(b.source));
+    if (b.intent) query.push("intent=" + encodeURIComponent(b.intent));
+    if (b.min !== "") query.push("min=" + encodeURIComponent(b.min));
+    if (b.max !== "") query.push("max=" + encodeURIComponent(b.max));
+    return query.join("&");
+  }
+
+  function setInboxMode(mode) {
+    state.inboxMode = mode;
+    var bulk = mode === "bulk";
+    $("mode-list").classList.toggle("active", !bulk);
+    $("mode-bulk").classList.toggle("active", bulk);
+    $("mode-list").setAttribute("aria-pressed", bulk ? "false" : "true");
+    $("mode-bulk").setAttribute("aria-pressed", bulk ? "true" : "false");
+    $("inbox-list-view").hidden = bulk;
+    $("bulk").hidden = !bulk;
+    if (bulk) loadBulk();
+    else loadInbox();
+  }
+
+  function loadBulk(keepQueue) {
+    var b = state.bulk;
+    var seq = ++b.seq;
+    return api("GET", "/api/trainer/inbox/bulk?" + bulkQuery()).then(function (data) {
+      if (seq !== b.seq || !state.me) return;
+      var items = (data && Array.isArray(data.items) ? data.items : []).filter(function (i) {
+        return !b.decided.has(i.id) && !b.skipped.has(i.id);
+      });
+      if (keepQueue) {
+        var have = new Set(b.queue.map(function (i) { return i.id; }));
+        b.queue = b.queue.concat(items.filter(function (i) { return !have.has(i.id); }));
+      } else {
+        b.queue = items;
+      }
+      b.left = Number(data.left) || 0;
+      b.total = Number(data.total) || 0;
+      b.mine = Number(data.mine) || 0;
+      b.toReview = Number(data.to_review) || 0;
+      fillFilterOptions($("bulk-source"), data.sources || [], "全部来源", b.source, function (s) { return s; });
+      fillFilterOptions($("bulk-intent"), data.intents || [], "全部意图", b.intent, intentText);
+      renderBulk();
+    }).catch(function (err) {
+      if (err.status !== 401) setInlineError($("bulk-error"), "加载失败：" + err.message);
+    });
+  }
+
+  function fillFilterOptions(select, values, allText, chosen, text) {
+    var wanted = values.map(str);
+    if (chosen && wanted.indexOf(chosen) < 0) wanted.unshift(chosen); // keep the trainer's choice selectable
+    clear(select);
+    select.appendChild(el("option", { value: "", text: allText }));
+    wanted.forEach(function (v) { select.appendChild(el("option", { value: v, text: text(v) })); });
+    select.value = chosen || "";
+  }
+
+  function loadAgreement() {
+    return api("GET", "/api/trainer/inbox/agreement").then(renderAgreement).catch(function () {});
+  }
+
+  function renderBulkCounts() {
+    var b = state.bulk;
+    $("bulk-done").textContent = String(b.done);
+    $("bulk-left").textContent = String(b.left);
+    $("bulk-total").textContent = b.left !== b.total ? "（共 " + b.total + " 条，其余不在筛选内）" : "";
+    $("bulk-mine").textContent = String(b.mine);
+    $("bulk-review-hint").textContent = b.scope === "open" && b.toReview
+      ? "另有 " + b.toReview + " 条别人标过、等你复核" : "";
+  }
+
+  /** The bot's guesses a trainer can pick (the fallback is not an intent to label with), numbered 1–3. */
+  function pickable(item) {
+    var known = new Set(state.intents.map(function (i) { return str(i.name); }));
+    return (Array.isArray(item.top3) ? item.top3 : []).filter(function (g) { return known.has(str(g.intent)); }).slice(0, 3);
+  }
+
+  function renderBulk() {
+    var b = state.bulk;
+    renderBulkCounts();
+    var box = $("bulk-current");
+    clear(box);
+    var item = b.queue[0];
+    $("bulk-empty").hidden = !!item;
+    if (!item) return;
+    var numbered = pickable(item);
+    var reasons = Array.isArray(item.reason_labels) ? item.reason_labels : [];
+    box.appendChild(el("div", { className: "bulk-meta" }, [
+      b.scope === "review" ? el("span", { className: "reason reason-review", text: "复核" }) : null,
+      item.source ? el("span", { className: "source-badge", title: "来源", text: "来源：" + str(item.source) }) : null,
+    ].concat(reasons.map(function (r, i) {
+      return el("span", { className: "reason reason-" + slug((item.reasons || [])[i]), text: str(r) });
+    })).concat([
+      Number(item.count) > 1 ? el("span", { className: "item-count", title: "出现次数", text: "×" + str(item.count) }) : null,
+    ])));
+    box.appendChild(el("p", { className: "bulk-text", dataset: { itemId: str(item.id) }, text: str(item.text) }));
+    var guesses = el("div", { className: "bulk-guesses" }, [el("div", { className: "top3-title", text: "机器人的猜测（按数字键选用）" })]);
+    (Array.isArray(item.top3) ? item.top3 : []).forEach(function (g) {
+      var n = numbered.indexOf(g) + 1;
+      var c = Math.max(0, Math.min(1, num(g.confidence) || 0));
+      var bar = el("span");
+      bar.style.width = (c * 100).toFixed(1) + "%";
+      var button = el("button", {
+        type: "button", className: "bulk-guess" + (n ? "" : " fallback"), disabled: !n || b.busy,
+        title: n ? "按 " + n + "：加入训练集，意图 " + intentText(g.intent) : "没听懂，不能作为意图",
+        dataset: { intent: str(g.intent) },
+      }, [
+        el("kbd", { text: n ? String(n) : "–" }),
+        el("span", { className: "guess-name" }, intentNodes(g.intent)),
+        el("span", { className: "guess-pct", text: percent(c) }),
+        el("span", { className: "bar" }, [bar]),
+      ]);
+      if (n) button.addEventListener("click", function () { bulkDecide("label", str(g.intent)); });
+      guesses.appendChild(button);
+    });
+    if (!(item.top3 || []).length) guesses.appendChild(el("div", { className: "muted small-text", text: "没有记录机器人的猜测" }));
+    box.appendChild(guesses);
+    var actions = el("div", { className: "bulk-actions" }, [
+      bulkButton("/", "其他意图…", "btn", function () { openPicker("label"); }),
+      bulkButton("T", "放入测试集…", "btn", function () { openPicker("test"); }),
+      bulkButton("S", "忽略", "btn btn-ghost", function () { bulkDecide("dismiss", ""); }),
+      el("span", { className: "spacer" }),
+      bulkButton("→", "先跳过", "btn btn-ghost", bulkSkip),
+      bulkButton("U", "撤销上一条", "btn btn-ghost", bulkUndo, !b.undo.length),
+    ]);
+    box.appendChild(actions);
+  }
+
+  function bulkButton(key, text, className, onClick, disabled) {
+    var button = el("button", { type: "button", className: className + " bulk-action", disabled: !!disabled || state.bulk.busy,
+      dataset: { key: key } }, [el("kbd", { text: key }), " " + text]);
+    button.addEventListener("click", onClick);
+    return button;
+  }
+
+  /** A refusal from TrainingData reads "中文原因（English details）": the Chinese part first, details small. */
+  function showBulkRefusal(message) {
+    var box = $("bulk-error");
+    var text = str(message);
+    var cut = text.indexOf("（");
+    clear(box);
+    box.appendChild(el("strong", { text: "没有写入：" + (cut > 0 ? text.slice(0, cut) : text) }));
+    if (cut > 0) box.appendChild(el("span", { className: "refusal-detail", text: text.slice(cut) }));
+    box.hidden = false;
+  }
+
+  function bulkDecide(action, intent) {
+    var b = state.bulk;
+    var item = b.queue[0];
+    if (!item || b.busy) return;
+    b.busy = true;
+    setInlineError($("bulk-error"), "");
+    renderBulk();
+    var body = { action: action };
+    if (action !== "dismiss") body.intent = intent;
+    api("POST", "/api/trainer/inbox/" + encodeURIComponent(str(item.id)), body).then(function (data) {
+      b.busy = false;
+      b.decided.add(item.id);
+      b.queue.shift();
+      b.undo.push({ item: item, action: action, intent: intent });
+      b.done += 1;
+      b.mine += 1;
+      b.left = Math.max(0, b.left - 1);
+      b.total = Math.max(0, b.total - 1);
+      showLast(item, action, intent, data || {});
+      renderBulk();
+      if (action !== "dismiss") loadIntents(); // counts changed
+      loadAgreement();
+      if (b.queue.length < BULK_REFILL_AT) loadBulk(true);
+    }).catch(function (err) {
+      b.busy = false;
+      renderBulk();
+      if (err.status === 401) return;
+      if (err.status === 404 || err.status === 409) {
+        b.decided.add(item.id);
+        b.queue.shift();
+        renderBulk();
+        setInlineError($("bulk-error"), err.status === 404 ? "上一条已经被别人处理过了，已跳过" : err.message);
+        return;
+      }
+      showBulkRefusal(err.message);
+    });
+  }
+
+  function labelText(label) {
+    return label === "skip" ? "忽略" : intentText(label);
+  }
+
+  function showLast(item, action, intent, data) {
+    var box = $("bulk-last");
+    clear(box);
+    var what = action === "dismiss" ? "已忽略" : (action === "test" ? "已放入测试集：" : "已加入训练集：") + intentText(intent);
+    var mine = action === "dismiss" ? "skip" : intent;
+    box.appendChild(el("div", { className: "last-line" }, [
+      el("span", { className: "muted", text: "上一条 " }),
+      el("span", { className: "last-text", text: "“" + str(item.text) + "”" }),
+      el("span", { text: " → " + what }),
+      data.file ? el("span", { className: "muted small-text", text: "（" + str(data.file) + "）" }) : null,
+      data.second_opinion ? el("span", { className: "muted small-text", text: "（复核，不改训练数据）" }) : null,
+    ]));
+    var others = Array.isArray(data.others) ? data.others : [];
+    others.forEach(function (o) {
+      var agree = str(o.label) === mine;
+      box.appendChild(el("div", { className: "last-compare" }, [
+        el("span", { className: "agree-badge " + (agree ? "agree" : "disagree"), text: agree ? "一致" : "不一致" }),
+        el("span", { text: " 你：" + labelText(mine) + " · " + str(o.trainer) + "：" + labelText(o.label) }),
+      ]));
+    });
+    box.hidden = false;
+  }
+
+  function bulkSkip() {
+    var b = state.bulk;
+    var item = b.queue.shift();
+    if (!item) return;
+    b.skipped.add(item.id); // not decided: back after a refresh of the page
+    setInlineError($("bulk-error"), "");
+    renderBulk();
+    if (b.queue.length < BULK_REFILL_AT) loadBulk(true);
+  }
+
+  function bulkUndo() {
+    var b = state.bulk;
+    var last = b.undo[b.undo.length - 1];
+    if (!last || b.busy) return;
+    b.busy = true;
+    setInlineError($("bulk-error"), "");
+    api("DELETE", "/api/trainer/inbox/" + encodeURIComponent(str(last.item.id)) + "/label").then(function (data) {
+      b.busy = false;
+      b.undo.pop();
+      b.decided.delete(last.item.id);
+      b.queue.unshift(last.item);
+      b.done = Math.max(0, b.done - 1);
+      b.mine = Math.max(0, b.mine - 1);
+      b.left += 1;
+      b.total += 1;
+      var box = $("bulk-last");
+      clear(box);
+      box.appendChild(el("div", { className: "last-line" }, [
+        el("span", { text: "已撤销：“" + str(last.item.text) + "”" + (data && data.file ? "，已从 " + str(data.file) + " 删除" : "") }),
+      ]));
+      box.hidden = false;
+      renderBulk();
+      if (last.action !== "dismiss") loadIntents();
+      loadAgreement();
+    }).catch(function (err) {
+      b.busy = false;
+      renderBulk();
+      if (err.status !== 401) showBulkRefusal(err.message);
+    });
+  }
+
+  function renderAgreement(data) {
+    if (!data) return;
+    var lines = Number(data.lines) || 0;
+    $("agreement-summary").textContent = lines
+      ? "两位训练师都标过 " + lines + " 条，一致 " + str(data.agreed) + " 条（" + percent(data.rate) + "）"
+      : "还没有两位训练师都标过的句子";
+    var pairs = $("agreement-pairs");
+    clear(pairs);
+    (Array.isArray(data.pairs) ? data.pairs : []).forEach(function (p) {
+      var kappa = num(p.kappa);
+      pairs.appendChild(el("li", null, [
+        el("span", { text: (p.trainers || []).map(str).join(" × ") + "：" + str(p.lines) + " 条 · 一致 " +
+          percent(p.lines ? p.agreed / p.lines : null) }),
+        el("span", { className: "kappa", title: "Cohen's κ：扣除碰巧一致后的一致程度，1 为完全一致，0 与随机相当",
+          text: "κ = " + (kappa === null ? "—" : kappa.toFixed(2)) }),
+      ]));
+    });
+    var list = $("disagreements");
+    clear(list);
+    (Array.isArray(data.disagreements) ? data.disagreements : []).forEach(function (d) {
+      list.appendChild(el("li", { className: "disagreement" }, [
+        el("div", { className: "dis-text" }, [el("span", { className: "agree-badge disagree", text: "不一致" }), " " + str(d.text)]),
+        el("div", { className: "dis-labels" }, (d.labels || []).map(function (l) {
+          return el("span", { className: "dis-label" }, [el("strong", { text: str(l.trainer) }), "：" + labelText(str(l.label))]);
+        })),
+      ]));
+    });
+  }
+
+  function onBulkFilter(event) {
+    var b = state.bulk;
+    // Back to the keyboard shortcuts once a filter is set (they are off while a control has the focus).
+    if (event && event.target && event.target.blur) event.target.blur();
+    b.scope = $("bulk-scope").value;
+    b.source = $("bulk-source").value;
+    b.intent = $("bulk-intent").value;
+    b.min = $("bulk-min").value.trim();
+    b.max = $("bulk-max").value.trim();
+    b.order = $("bulk-order").value;
+    b.skipped.clear();
+    loadBulk();
+  }
+
+  // --- the intent picker ------------------------------------------------------------
+
+  function openPicker(mode) {
+    var item = state.bulk.queue[0];
+    if (!item || state.bulk.busy) return;
+    var picker = state.picker;
+    picker.mode = mode;
+    var first = pickable(item)[0];
+    picker.chosen = mode === "test" && first ? str(first.intent) : "";
+    $("picker-title").textContent = mode === "test" ? "放入测试集：选择意图" : "加入训练集：选择意图";
+    $("picker-text").textContent = "“" + str(item.text) + "”";
+    $("picker-filter").value = "";
+    renderPicker();
+    $("intent-picker").showModal();
+    $("picker-filter").focus();
+  }
+
+  function pickerMatches() {
+    var needle = $("picker-filter").value.trim().toLowerCase();
+    return state.intents.filter(function (i) {
+      return !needle || str(i.name).toLowerCase().indexOf(needle) >= 0 || str(i.label).toLowerCase().indexOf(needle) >= 0;
+    });
+  }
+
+  function renderPicker() {
+    var picker = state.picker;
+    var list = $("picker-list");
+    clear(list);
+    var matches = pickerMatches();
+    if (!matches.some(function (i) { return str(i.name) === picker.chosen; })) {
+      picker.chosen = matches[0] ? str(matches[0].name) : "";
+    }
+    matches.forEach(function (intent) {
+      var name = str(intent.name);
+      var option = el("li", { className: "picker-option" + (name === picker.chosen ? " chosen" : ""), dataset: { intent: name } },
+        intentNodes(name));
+      option.setAttribute("role", "option");
+      option.setAttribute("aria-selected", name === picker.chosen ? "true" : "false");
+      option.addEventListener("click", function () { picker.chosen = name; choosePicked(); });
+      list.appendChild(option);
+    });
+    if (!matches.length) {
+      list.appendChild(el("li", { className: "muted small-text", text: state.intents.length ? "没有匹配的意图" : "正在加载意图…" }));
+    }
+    var chosen = list.querySelector(".chosen");
+    if (chosen && chosen.scrollIntoView) chosen.scrollIntoView({ block: "nearest" });
+  }
+
+  function onPickerKey(event) {
+    var picker = state.picker;
+    if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+      event.preventDefault();
+      var names = pickerMatches().map(function (i) { return str(i.name); });
+      var i = names.indexOf(picker.chosen) + (event.key === "ArrowDown" ? 1 : -1);
+      picker.chosen = names[(i + names.length) % names.length] || "";
+      renderPicker();
+    } else if (event.key === "Enter") {
+      event.preventDefault();
+      choosePicked();
+    }
+  }
+
+  function choosePicked() {
+    var picker = state.picker;
+    if (!picker.chosen) return;
+    $("intent-picker").close();
+    bulkDecide(picker.mode, picker.chosen);
+  }
+
+  function onBulkKey(event) {
+    if (state.tab !== "inbox" || state.inboxMode !== "bulk" || !state.me) return;
+    if ($("intent-picker").open || $("confirm-dialog").open) return;
+    var target = event.target;
+    if (target && (target.tagName === "INPUT" || target.tagName === "SELECT" || target.tagName === "TEXTAREA")) return;
+    if (event.altKey || event.metaKey || (event.ctrlKey && event.key.toLowerCase() !== "z")) return;
+    var key = event.key.length === 1 ? event.key.toLowerCase() : event.key;
+    var item = state.bulk.queue[0];
+    var handled = true;
+    if (key === "1" || key === "2" || key === "3") {
+      var guess = item ? pickable(item)[Number(key) - 1] : null;
+      if (guess) bulkDecide("label", str(guess.intent));
+    } else if (key === "/" || key === "o") openPicker("label");
+    else if (key === "t") openPicker("test");
+    else if (key === "s") bulkDecide("dismiss", "");
+    else if (key === "u" || key === "z") bulkUndo();
+    else if (key === "ArrowRight" || key === "n") bulkSkip();
+    else handled = false;
+    if (handled) event.preventDefault();
   }
 
   // --- examples ----------------------------------------------------------------
@@ -1059,7 +1469,17 @@
     window.addEventListener("hashchange", function () {
       if (tabFromHash() !== state.tab) showTab(tabFromHash());
     });
-    $("inbox-refresh").addEventListener("click", loadInbox);
+    $("inbox-refresh").addEventListener("click", function () {
+      if (state.inboxMode === "bulk") { state.bulk.skipped.clear(); loadBulk(); loadAgreement(); } else loadInbox();
+    });
+    $("mode-list").addEventListener("click", function () { setInboxMode("list"); });
+    $("mode-bulk").addEventListener("click", function () { setInboxMode("bulk"); loadAgreement(); });
+    ["bulk-scope", "bulk-source", "bulk-intent", "bulk-order", "bulk-min", "bulk-max"].forEach(function (id) {
+      $(id).addEventListener("change", onBulkFilter);
+    });
+    document.addEventListener("keydown", onBulkKey);
+    $("picker-filter").addEventListener("input", renderPicker);
+    $("picker-filter").addEventListener("keydown", onPickerKey);
     $("intent-list").addEventListener("click", onIntentPick);
     $("intent-list").addEventListener("keydown", onIntentPick);
     $("set-train").addEventListener("click", function () { setExampleSet(false); });
