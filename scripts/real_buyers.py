@@ -2,8 +2,10 @@
 
     python scripts/real_buyers.py select --model M    # 7,200 pool lines: random by source + the model's unsure ones
     python scripts/real_buyers.py targeted             # 2,400 more: random shop chats + likely rare intents
+    python scripts/real_buyers.py uncertain            # 4,000 more: random + unsure for a model trained on them
     python scripts/real_buyers.py batches selection.tsv --first 1 --count 6 --overlap 65 --seed 11
     python scripts/real_buyers.py batches selection2.tsv --first 7 --count 3 --overlap 45 --seed 40
+    python scripts/real_buyers.py batches selection3.tsv --first 11 --count 4 --overlap 40 --seed 60
     python scripts/real_buyers.py merge                # labelsN.tsv -> data/real_buyers/labels.tsv, agreement.tsv
 
 Work files live in var/labelling/ (batchN.tsv to read, labelsN.tsv written by reader N, owners.tsv saying
@@ -78,7 +80,7 @@ def select(model: Path, total: int, seed: int = 9) -> None:
         by_source: dict[str, list[dict[str, str]]] = defaultdict(list)
         for r in members:
             by_source[r["source"]].append(r)
-        for source, lines in by_source.items():
+        for lines in by_source.values():
             for r in rng.sample(lines, round(quota / 2 * len(lines) / len(members))):
                 r["why"] = "random"
                 chosen.setdefault(line_id(r["utterance"]), r)
@@ -89,12 +91,10 @@ def select(model: Path, total: int, seed: int = 9) -> None:
         left = quota - sum(1 for r in chosen.values() if r["source"].startswith("QASC") == (group == "qasc"))
         per_guess = max(1, left // len(by_guess))
         picked: list[dict[str, str]] = []
-        for intent, lines in sorted(by_guess.items()):
+        for _, lines in sorted(by_guess.items()):
             lines.sort(key=lambda r: float(r["margin"]))
             picked += lines[:per_guess]
-        rest = sorted(
-            (r for lines in by_guess.values() for r in lines[per_guess:]), key=lambda r: float(r["margin"])
-        )
+        rest = sorted((r for lines in by_guess.values() for r in lines[per_guess:]), key=lambda r: float(r["margin"]))
         picked += rest[: max(0, left - len(picked))]
         for r in picked[:left]:
             r["why"] = "uncertain"
@@ -155,7 +155,9 @@ def targeted(total: int = 2400, seed: int = 21) -> None:
         found = [r for r in rows if re.search(pattern, r["utterance"], re.I) and r["id"] not in picked]
         chat = [r for r in found if not r["source"].startswith("QASC")]
         qasc = [r for r in found if r["source"].startswith("QASC")]
-        for r in rng.sample(chat, min(len(chat), 110)) + rng.sample(qasc, min(len(qasc), 35 if intent in QASC_RICH else 10)):
+        for r in rng.sample(chat, min(len(chat), 110)) + rng.sample(
+            qasc, min(len(qasc), 35 if intent in QASC_RICH else 10)
+        ):
             picked[r["id"]] = {**r, "why": f"targeted:{intent}"}
     rest = [r for r in rows if not r["source"].startswith("QASC") and r["id"] not in picked]
     for r in rng.sample(rest, total - len(picked)):
@@ -164,6 +166,43 @@ def targeted(total: int = 2400, seed: int = 21) -> None:
     rng.shuffle(out)
     _write(WORK / "selection2.tsv", ["id", "utterance", "source", "session", "why"], out)
     print(f"{len(out)} lines -> var/labelling/selection2.tsv", Counter(r["why"] for r in out).most_common())
+
+
+def uncertain(total: int = 4000, seed: int = 33) -> None:
+    """A third round for the model that now learns from real lines: half a random sample of what is left,
+    half the lines a TF-IDF + LR trained on today's data is least sure of (smallest top-two margin)."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    from bot.nlu.normalizer import normalize
+    from bot.trainer.evaluation import training_examples
+
+    done = {r["id"] for name in ("selection.tsv", "selection2.tsv") for r in _read(WORK / name)}
+    done |= {r["id"] for r in _read(LABELS)}
+    rows = [{**r, "id": line_id(r["utterance"])} for r in read_pool()]
+    rows = [r for r in rows if r["id"] not in done]
+    train = training_examples()
+    vectorizer = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True)
+    model = LogisticRegression(C=10, class_weight="balanced", max_iter=1000)
+    model.fit(vectorizer.fit_transform([normalize(t) for _, t in train]), [i for i, _ in train])
+    probabilities = model.predict_proba(vectorizer.transform([normalize(r["utterance"]) for r in rows]))
+    for r, p in zip(rows, probabilities, strict=True):
+        top = sorted(p)[-2:]
+        r["margin"] = top[1] - top[0]
+    rng = random.Random(seed)
+    qasc = [r for r in rows if r["source"].startswith("QASC")]
+    chat = [r for r in rows if not r["source"].startswith("QASC")]
+    picked: dict[str, dict[str, str]] = {}
+    for group, share in ((chat, 0.8), (qasc, 0.2)):  # buyer-to-buyer questions stay under a third overall
+        quota = int(total * share)
+        for r in rng.sample(group, quota // 2):
+            picked[r["id"]] = {**r, "why": "random"}
+        for r in sorted((r for r in group if r["id"] not in picked), key=lambda r: r["margin"])[: quota - quota // 2]:
+            picked[r["id"]] = {**r, "why": "uncertain"}
+    out = list(picked.values())
+    rng.shuffle(out)
+    _write(WORK / "selection3.tsv", ["id", "utterance", "source", "session", "why"], out)
+    print(f"{len(out)} lines -> var/labelling/selection3.tsv", Counter(r["why"] for r in out).most_common())
 
 
 def batches(selection: str, first: int, count: int, overlap: int, seed: int) -> None:
@@ -214,13 +253,17 @@ def merge() -> None:
     disagreement takes the adjudicator's decision from adjudicated.tsv.
     """
     pool = {line_id(r["utterance"]): r for r in read_pool()}
+    # Why each line was chosen: a random sample represents what buyers send; the test set is drawn from it.
+    chosen = {r["id"]: r["why"] for name in ("selection.tsv", "selection2.tsv", "selection3.tsv") for r in _read(WORK / name)}
     owners = {r["id"]: (int(r["owner"]), int(r["second"])) for r in _read(WORK / "owners.tsv")}
     readers = sorted(int(p.stem.removeprefix("labels")) for p in WORK.glob("labels*.tsv"))
     labelled = {n: _labels_of(n) for n in readers}
     for n in readers:
         for key in labelled[n]:
             owners.setdefault(key, (n, 0))
-    adjudicated = {r["id"]: (r["intent"], r["secondary"], r["note"]) for r in _read(ADJUDICATED)} if ADJUDICATED.exists() else {}
+    adjudicated = (
+        {r["id"]: (r["intent"], r["secondary"], r["note"]) for r in _read(ADJUDICATED)} if ADJUDICATED.exists() else {}
+    )
     rows, pairs = [], []
     for key, (owner, second) in owners.items():
         mine = labelled.get(owner, {}).get(key)
@@ -240,9 +283,10 @@ def merge() -> None:
                 checked = f"double: L{owner} {mine[0]} / L{second} {other[0]}, not yet adjudicated"
         if secondary == intent or secondary in ("greet", "thank", "skip"):
             secondary = ""  # pleasantries never count as a second request
-        rows.append([key, r["utterance"], r["source"], r["session"], intent, secondary, note, f"L{owner}", checked])
+        why = chosen.get(key, "targeted:color_difference")  # the adjudicator's own additions (labels10)
+        rows.append([key, r["utterance"], r["source"], r["session"], intent, secondary, note, f"L{owner}", checked, why])
     LABELS.parent.mkdir(parents=True, exist_ok=True)
-    header = ["id", "text", "source", "session", "intent", "secondary", "note", "labelled_by", "checked"]
+    header = ["id", "text", "source", "session", "intent", "secondary", "note", "labelled_by", "checked", "chosen"]
     with LABELS.open("w", encoding="utf-8") as f:
         f.write("\t".join(header) + "\n")
         for row in rows:
@@ -256,7 +300,9 @@ def merge() -> None:
     print(f"{len(rows)} labelled lines -> {LABELS.relative_to(ROOT)}")
     if pairs:
         agree = sum(x == y for x, y in zip(a, b, strict=True)) / len(pairs)
-        print(f"double-labelled: {len(pairs)} lines, raw agreement {agree:.3f}, Cohen's kappa {cohen_kappa_score(a, b):.3f}")
+        print(
+            f"double-labelled: {len(pairs)} lines, raw agreement {agree:.3f}, Cohen's kappa {cohen_kappa_score(a, b):.3f}"
+        )
     print(Counter(r[4] for r in rows).most_common())
 
 
@@ -267,6 +313,7 @@ def main() -> None:
     p.add_argument("--model", type=Path, required=True)
     p.add_argument("--total", type=int, default=7200)
     sub.add_parser("targeted")
+    sub.add_parser("uncertain")
     p = sub.add_parser("batches")
     p.add_argument("selection")
     p.add_argument("--first", type=int, required=True)
@@ -279,6 +326,8 @@ def main() -> None:
         select(args.model, args.total)
     elif args.command == "targeted":
         targeted()
+    elif args.command == "uncertain":
+        uncertain()
     elif args.command == "batches":
         batches(args.selection, args.first, args.count, args.overlap, args.seed)
     elif args.command == "merge":

@@ -26,14 +26,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.config import PROJECT_ROOT
-from bot.trainer.examples import example_key, read_domain, yaml_examples
+from bot.trainer.examples import example_key, is_near_copy, read_domain, yaml_examples
 
 LABELS = PROJECT_ROOT / "data" / "real_buyers" / "labels.tsv"
 TRAIN_DIR = PROJECT_ROOT / "data" / "nlu" / "real"
 TEST_SET = PROJECT_ROOT / "tests" / "nlu" / "real_buyers_test.yml"
-COLUMNS = ["id", "text", "source", "session", "intent", "secondary", "note", "labelled_by", "checked"]
+COLUMNS = ["id", "text", "source", "session", "intent", "secondary", "note", "labelled_by", "checked", "chosen"]
 SKIP = "skip"
-TEST_SHARE = 0.27  # of sessions; leaves ~1,600 test lines from ~6,000 labelled ones
+# The test set is drawn from sessions whose every line was chosen at random (`chosen` = random), so its
+# figures say what buyers really send; lines chosen because the model was unsure, or for a rare intent,
+# make it too hard and only train (or top up a rare intent's test lines).
+RANDOM = "random"
+TEST_SHARE = 0.4  # of those sessions: about 2,000 test lines
 MIN_TEST_PER_INTENT = 15
 # Rasa reads "[words](entity)" inside examples as an annotation; a buyer's brackets are only text.
 _ANNOTATION_LIKE = re.compile(r"[\[\]{}]")
@@ -50,6 +54,7 @@ class Label:
     note: str
     labelled_by: str
     checked: str
+    chosen: str  # why the line was picked for labelling: random, uncertain, targeted:<intent>
 
 
 def read_labels(path: Path = LABELS) -> list[Label]:
@@ -78,18 +83,20 @@ def _bucket(session: str) -> float:
     return zlib.crc32(session.encode("utf-8")) / 2**32
 
 
-def split(labels: list[Label], hand_written: set[str]) -> tuple[list[Label], list[Label]]:
-    """(train, test) by session; rare intents get whole sessions moved into the test set until they have enough.
+def split(labels: list[Label], hand_written: set[str], held_out: list[str] = ()) -> tuple[list[Label], list[Label]]:
+    """(train, test) by session: a share of the randomly chosen sessions, then for rare intents whole other
+    sessions moved into the test set until each has enough.
 
-    A real line that is also a hand-written training example (在吗, 谢谢 …) is already trained on, so it
-    goes into neither file: the test set must be held out from every training example.
+    A real line that is also a hand-written example (在吗, 谢谢 …) goes into neither file: both test sets
+    must stay held out from every training example.
     """
     usable = [label for label in labels if label.intent != SKIP]
     sessions: dict[str, list[Label]] = defaultdict(list)
     for label in usable:
         sessions[label.session].append(label)
     order = sorted(sessions, key=_bucket)
-    in_test = {s for s in order if _bucket(s) < TEST_SHARE}
+    representative = {s for s in order if all(label.chosen == RANDOM for label in sessions[s])}
+    in_test = {s for s in representative if _bucket(s) < TEST_SHARE}
 
     def testable(label: Label) -> bool:
         return example_key(label.text) not in hand_written
@@ -105,7 +112,14 @@ def split(labels: list[Label], hand_written: set[str]) -> tuple[list[Label], lis
             if s not in in_test and any(label.intent == intent and testable(label) for label in sessions[s]):
                 in_test.add(s)
                 counts.update(label.intent for label in sessions[s] if testable(label))
-    train = [label for label in usable if label.session not in in_test and testable(label)]
+    # Nor may a training line be a near copy of a self-written test message (`held_out` keys).
+    train = [
+        label
+        for label in usable
+        if label.session not in in_test
+        and testable(label)
+        and not any(is_near_copy(test_key, example_key(label.text)) for test_key in held_out)
+    ]
     test = [label for label in usable if label.session in in_test and testable(label)]
     return train, test
 
@@ -141,9 +155,8 @@ def _source_file(source: str) -> str:
     return source.split("_")[0].split("20")[0].lower() or "other"
 
 
-def generated(labels: list[Label], hand_written: set[str]) -> dict[Path, str]:
+def generated(train: list[Label], test: list[Label]) -> dict[Path, str]:
     """The generated files' paths and contents."""
-    train, test = split(labels, hand_written)
     files: dict[Path, str] = {}
     groups: dict[str, list[Label]] = defaultdict(list)
     for label in train:
@@ -156,16 +169,28 @@ def generated(labels: list[Label], hand_written: set[str]) -> dict[Path, str]:
 
 
 def hand_written_keys() -> set[str]:
-    """Keys of the hand-written training examples (data/nlu/*.yml, not the generated real ones)."""
+    """Keys of the hand-written examples: data/nlu/*.yml and the self-written test set (not the generated files).
+
+    A real line with one of these keys is used already (or held out), so it goes into neither generated file.
+    """
     keys = set()
-    for path in sorted((PROJECT_ROOT / "data" / "nlu").glob("*.yml")):
+    for path in [
+        *sorted((PROJECT_ROOT / "data" / "nlu").glob("*.yml")),
+        PROJECT_ROOT / "tests" / "nlu" / "test_nlu.yml",
+    ]:
         keys |= {example_key(text) for _, text in yaml_examples(path.read_text(encoding="utf-8"), path.name)}
     return keys
 
 
+def self_written_test_keys() -> list[str]:
+    path = PROJECT_ROOT / "tests" / "nlu" / "test_nlu.yml"
+    return [example_key(text) for _, text in yaml_examples(path.read_text(encoding="utf-8"), path.name)]
+
+
 def build(check_only: bool = False) -> int:
     labels = read_labels()
-    files = generated(labels, hand_written_keys())
+    train, test = split(labels, hand_written_keys(), self_written_test_keys())
+    files = generated(train, test)
     stale = [p for p, content in files.items() if not p.exists() or p.read_text(encoding="utf-8") != content]
     stale += [p for p in TRAIN_DIR.glob("*.yml") if p not in files]
     if check_only:
@@ -178,7 +203,6 @@ def build(check_only: bool = False) -> int:
             path.unlink()
     for path, content in files.items():
         path.write_text(content, encoding="utf-8")
-    train, test = split(labels, hand_written_keys())
     skipped = sum(label.intent == SKIP for label in labels)
     print(f"{len(labels)} labelled lines: {len(train)} train, {len(test)} test, {skipped} skipped")
     per_intent = Counter(label.intent for label in test)

@@ -23,7 +23,7 @@ def labels() -> list[corpus.Label]:
 
 @pytest.fixture(scope="module")
 def split(labels: list[corpus.Label]) -> tuple[list[corpus.Label], list[corpus.Label]]:
-    return corpus.split(labels, corpus.hand_written_keys())
+    return corpus.split(labels, corpus.hand_written_keys(), corpus.self_written_test_keys())
 
 
 def test_generated_files_match_the_labels() -> None:
@@ -62,7 +62,7 @@ def test_double_labelled_sample_agrees(labels: list[corpus.Label]) -> None:
 
 def test_a_label_file_with_an_unknown_intent_is_refused_naming_the_line(tmp_path: Path) -> None:
     bad = tmp_path / "labels.tsv"
-    row = ["abc", "能便宜吗", "QASC_Shoe", "qasc:Shoe:L1", "haggle", "", "", "L1", "single: read once"]
+    row = ["abc", "能便宜吗", "QASC_Shoe", "qasc:Shoe:L1", "haggle", "", "", "L1", "single: read once", "random"]
     bad.write_text("\t".join(corpus.COLUMNS) + "\n" + "\t".join(row) + "\n", encoding="utf-8")
     with pytest.raises(ValueError, match=r"line 2: unknown intent 'haggle'"):
         corpus.read_labels(bad)
