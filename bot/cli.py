@@ -379,8 +379,17 @@ def cmd_retrain(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    """Evaluate a model on the held-out test set; with --against, apply the regression gate."""
-    from bot.trainer.evaluation import evaluate, gate, write_report
+    """Evaluate a model on both test sets beside the plain TF-IDF + LR peer; with --against, apply the gate."""
+    from bot.trainer.evaluation import (
+        CORE_INTENTS,
+        REAL_TEST_SET,
+        TEST_SET,
+        best_threshold,
+        evaluate,
+        gate,
+        peer,
+        write_report,
+    )
     from bot.training import model_path
 
     candidate_path = Path(args.model) if args.model else model_path()
@@ -393,12 +402,26 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if args.against:
         print(f"Evaluating {Path(args.against).name} for comparison …", flush=True)
         serving = evaluate(Path(args.against))
+    print("Training the TF-IDF + logistic regression peer on the same data …", flush=True)
+    sets = [("real buyers", REAL_TEST_SET, candidate.real), ("self-written", TEST_SET, candidate)]
+    print(f"\n{'test set':<14} {'model':<26} {'accuracy':>8} {'macro-F1':>8} {'wrong':>7} {'fallback':>8}  core F1")
+    for label, path, result in sets:
+        if result is None:
+            continue
+        for who, shown in ((candidate_path.name[:26], result), ("TF-IDF + LR peer", peer(path))):
+            core = " ".join(f"{shown.f1(i):.2f}" for i in CORE_INTENTS)
+            print(
+                f"{label:<14} {who:<26} {shown.accuracy:>8.3f} {shown.macro_f1:>8.3f} {shown.wrong_rate:>7.1%} "
+                f"{shown.fallback_rate:>8.1%}  {core}"
+            )
+    if candidate.real is not None and candidate.real.curve:
+        threshold, wrong, fallback = best_threshold(candidate.real.curve)
+        print(
+            f"\nfallback threshold with the lowest cost on real buyers: {threshold:.2f} (wrong {wrong:.1%}, fallback {fallback:.1%})"
+        )
     verdict = gate(candidate, serving)
     report = Path(args.report)
     picture = write_report(candidate, serving, report)
-    print(
-        f"accuracy {candidate.accuracy:.3f}, macro-F1 {candidate.macro_f1:.3f}, {len(candidate.errors)} test messages wrong"
-    )
     print("gate: " + ("passed" if verdict.passed else "refused: " + "; ".join(verdict.reasons)))
     print(f"report: {report} (confusion matrix also in {picture})")
     return 0 if verdict.passed else 1

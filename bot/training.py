@@ -43,6 +43,8 @@ def _inputs(root: Path) -> list[Path]:
     files += data_paths(root)
     files += sorted((root / "data" / "nlu" / "jieba").glob("*.txt"))
     files += sorted((root / "bot" / "nlu").glob("*.py"))
+    if with_real_buyers():  # unlabelled buyer lines some components learn from (bot.nlu.domain_embeddings)
+        files.append(root / "data" / "real_buyers" / "unlabelled.txt")
     return [f for f in files if f.is_file()]
 
 

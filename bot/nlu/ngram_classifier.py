@@ -38,6 +38,9 @@ class NgramIntentClassifier(GraphComponent, IntentClassifier):
             "C": 10.0,  # weak regularisation: many rare but telling n-grams (价保, 白条, 色差)
             "class_weight": "balanced",  # rare intents (invoice, colour) are not drowned by track_order
             "blend": 0.0,  # share of DIET's confidence in the result (0: this classifier alone)
+            # Weight of the dense sentence features earlier featurizers set (e.g. DomainEmbeddingFeaturizer)
+            # appended to the n-grams; 0 ignores them.
+            "dense_weight": 0.0,
             "ranking_length": 10,
             "random_seed": 7,
         }
@@ -76,11 +79,26 @@ class NgramIntentClassifier(GraphComponent, IntentClassifier):
         )
         return vectorizer, classifier
 
+    def _features(self, vectorizer: Any, messages: list[Message], fit: bool = False) -> Any:
+        texts = [m.get(TEXT) or "" for m in messages]
+        ngrams = vectorizer.fit_transform(texts) if fit else vectorizer.transform(texts)
+        weight = float(self.config["dense_weight"])
+        if not weight:
+            return ngrams
+        from scipy import sparse
+
+        dense = []
+        for message in messages:
+            _, sentence = message.get_dense_features(TEXT)
+            dense.append(sentence.features[0] * weight if sentence is not None else None)
+        width = next((len(row) for row in dense if row is not None), 0)
+        rows = [row if row is not None else [0.0] * width for row in dense]
+        return sparse.hstack([ngrams, sparse.csr_matrix(rows)]).tocsr() if width else ngrams
+
     def train(self, training_data: TrainingData) -> Resource:
         examples = [m for m in training_data.intent_examples if m.get(TEXT) and m.get(INTENT)]
         vectorizer, classifier = self._pipeline()
-        features = vectorizer.fit_transform([m.get(TEXT) for m in examples])
-        classifier.fit(features, [m.get(INTENT) for m in examples])
+        classifier.fit(self._features(vectorizer, examples, fit=True), [m.get(INTENT) for m in examples])
         self._model = (vectorizer, classifier)
         with self._storage.write_to(self._resource) as directory:
             (directory / _FILE).write_bytes(pickle.dumps(self._model))
@@ -102,20 +120,21 @@ class NgramIntentClassifier(GraphComponent, IntentClassifier):
             model = None
         return cls(config, model_storage, resource, model)
 
-    def probabilities(self, texts: list[str]) -> list[dict[str, float]]:
-        """Each text's probability per intent (this classifier alone)."""
+    def probabilities(self, messages: list[Message]) -> list[dict[str, float]]:
+        """Each message's probability per intent (this classifier alone)."""
         vectorizer, classifier = self._model
-        rows = classifier.predict_proba(vectorizer.transform(texts))
+        rows = classifier.predict_proba(self._features(vectorizer, messages))
         return [dict(zip(classifier.classes_, map(float, row), strict=True)) for row in rows]
 
     def process(self, messages: list[Message]) -> list[Message]:
         if self._model is None:
             return messages
-        texts = [m.get(TEXT) or "" for m in messages]
         blend = float(self.config["blend"])
-        for message, probs in zip(messages, self.probabilities(texts), strict=True):
+        for message, probs in zip(messages, self.probabilities(messages), strict=True):
             if blend > 0:
-                neural = {r[INTENT_NAME_KEY]: r[PREDICTED_CONFIDENCE_KEY] for r in message.get(INTENT_RANKING_KEY) or []}
+                neural = {
+                    r[INTENT_NAME_KEY]: r[PREDICTED_CONFIDENCE_KEY] for r in message.get(INTENT_RANKING_KEY) or []
+                }
                 probs = {i: (1 - blend) * p + blend * neural.get(i, 0.0) for i, p in probs.items()}
             ranking = sorted(probs.items(), key=lambda item: -item[1])[: self.config["ranking_length"]]
             top, confidence = ranking[0]

@@ -113,9 +113,12 @@ def data_problems(env: dict[str, str], progress: Progress) -> list[str]:
 
 
 def _test_set_fingerprint() -> str:
-    from bot.trainer.evaluation import TEST_SET
+    from bot.trainer.evaluation import REAL_TEST_SET, TEST_SET
 
-    return hashlib.sha256(TEST_SET.read_bytes()).hexdigest()[:12]
+    digest = hashlib.sha256(TEST_SET.read_bytes())
+    if REAL_TEST_SET.is_file():
+        digest.update(REAL_TEST_SET.read_bytes())
+    return digest.hexdigest()[:12]
 
 
 def evaluation_of(model: Path) -> Any:
@@ -132,13 +135,21 @@ def evaluation_of(model: Path) -> Any:
 
 
 def _summary(evaluation: Any) -> dict[str, Any]:
-    return {
+    summary = {
         "model": evaluation.model,
         "accuracy": round(evaluation.accuracy, 4),
         "macro_f1": round(evaluation.macro_f1, 4),
         "per_intent": evaluation.per_intent,
         "errors": [list(e) for e in evaluation.errors[:ERRORS_SHOWN]],
     }
+    if evaluation.real is not None:  # the real-buyer test set: the figures that matter most
+        summary["real"] = {
+            "accuracy": round(evaluation.real.accuracy, 4),
+            "macro_f1": round(evaluation.real.macro_f1, 4),
+            "wrong_rate": round(evaluation.real.wrong_rate, 4),
+            "fallback_rate": round(evaluation.real.fallback_rate, 4),
+        }
+    return summary
 
 
 def retrain(env: dict[str, str], emit: Callable[[dict[str, Any]], None], rasa_urls: Sequence[str]) -> Outcome:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from rasa.shared.nlu.training_data.message import Message
 
@@ -65,3 +67,69 @@ def test_extractor_keeps_serving_when_the_database_is_gone(monkeypatch: pytest.M
     extractor.set_terms({"product": {"雨伞": "三折晴雨伞"}, "color": {}, "size": {}})
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'missing' / 'nothing.db'}")
     assert _extract(extractor, "雨伞防晒吗") == {"product": "三折晴雨伞"}
+
+
+def _trained(component_class: type, config: dict, tmp_path: Path, examples: list[tuple[str, str]]) -> tuple:
+    """Train a component on `examples` in a real model storage, then load it back as Rasa would."""
+    from rasa.engine.graph import ExecutionContext, GraphSchema
+    from rasa.engine.storage.local_model_storage import LocalModelStorage
+    from rasa.engine.storage.resource import Resource
+    from rasa.shared.nlu.training_data.training_data import TrainingData
+
+    storage = LocalModelStorage(tmp_path)
+    resource = Resource(component_class.__name__)
+    context = ExecutionContext(GraphSchema({}), node_name=component_class.__name__)
+    full_config = {**component_class.get_default_config(), **config}
+    component = component_class.create(full_config, storage, resource, context)
+    data = TrainingData([Message.build(text=text, intent=intent) for intent, text in examples])
+    component.train(data)
+    return component_class.load(full_config, storage, resource, context), data
+
+
+EXAMPLES = [
+    ("bargain", "能便宜点吗"), ("bargain", "包邮吗"), ("bargain", "有优惠券吗"), ("bargain", "价保怎么申请"),
+    ("ask_payment", "能用白条吗"), ("ask_payment", "可以花呗分期吗"), ("ask_payment", "付款失败了"),
+    ("greet", "在吗"), ("greet", "你好"), ("greet", "亲在吗"),
+]  # fmt: skip
+
+
+def test_ngram_classifier_learns_ranks_and_survives_saving(tmp_path: Path) -> None:
+    from bot.nlu.ngram_classifier import NgramIntentClassifier
+
+    classifier, _ = _trained(NgramIntentClassifier, {}, tmp_path, EXAMPLES)
+    message = Message.build(text="白条可以分期吗")
+    classifier.process([message])
+    ranking = message.get("intent_ranking")
+    assert message.get("intent")["name"] == "ask_payment"
+    assert [r["name"] for r in ranking][0] == "ask_payment" and len(ranking) == 3
+    assert abs(sum(r["confidence"] for r in ranking) - 1) < 1e-6  # probabilities, so thresholds mean something
+    assert ranking == sorted(ranking, key=lambda r: -r["confidence"])
+
+
+def test_ngram_classifier_blends_an_earlier_classifiers_ranking(tmp_path: Path) -> None:
+    from bot.nlu.ngram_classifier import NgramIntentClassifier
+
+    classifier, _ = _trained(NgramIntentClassifier, {"blend": 0.9}, tmp_path, EXAMPLES)
+    message = Message.build(text="白条可以分期吗")
+    message.set("intent_ranking", [{"name": "greet", "confidence": 1.0}])  # what DIET said, say
+    classifier.process([message])
+    assert message.get("intent")["name"] == "greet"
+
+
+def test_domain_embeddings_give_every_token_and_the_sentence_a_vector(tmp_path: Path) -> None:
+    from rasa.nlu.tokenizers.tokenizer import Token
+
+    from bot.nlu.domain_embeddings import DomainEmbeddingFeaturizer
+
+    featurizer, _ = _trained(DomainEmbeddingFeaturizer, {"dimensions": 16, "min_count": 1}, tmp_path, EXAMPLES)
+
+    def featurized() -> Message:
+        message = Message.build(text="能用白条吗")
+        message.set("text_tokens", [Token("能", 0), Token("用", 1), Token("白条", 2), Token("吗", 4)])
+        featurizer.process([message])
+        return message
+
+    sequence, sentence = featurized().get_dense_features("text")
+    assert sequence.features.shape == (4, 16)
+    assert sentence.features.shape == (1, 16) and abs(float((sentence.features**2).sum()) - 1) < 1e-5
+    assert (featurized().get_dense_features("text")[1].features == sentence.features).all()
