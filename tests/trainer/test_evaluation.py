@@ -82,7 +82,11 @@ def test_a_core_intent_drop_of_a_message_or_two_is_sampling_noise_and_passes() -
     assert "3 of its messages newly wrong, 0 newly right" in result.reasons[0]
     # Messages it newly gets right elsewhere in the intent count against the ones it newly gets wrong.
     fixed = made(request_refund=0.99)
-    fixed.errors = [*fixed.errors, ("request_refund", "track_order", 0.4, "退款到哪了"), ("request_refund", "greet", 0.4, "退吧")]
+    fixed.errors = [
+        *fixed.errors,
+        ("request_refund", "track_order", 0.4, "退款到哪了"),
+        ("request_refund", "greet", 0.4, "退吧"),
+    ]
     assert gate(_with_new_errors(made(request_refund=0.98), "request_refund", 3), fixed).passed
     # A non-core intent may dip as long as the totals hold.
     assert gate(made(greet=0.9), made(greet=1.0)).passed
