@@ -36,11 +36,15 @@ def test_a_greeting_glued_to_the_question_is_a_clause_of_its_own() -> None:
 def test_numbers_with_units_and_button_payloads_are_never_split() -> None:
     assert texts("165cm 110斤") == ["165cm 110斤"]
     assert texts("2611010000000004 到哪了") == ["2611010000000004 到哪了"]
-    assert texts('/inform_order_id{"order_id":"2611010000000004"}') == ['/inform_order_id{"order_id":"2611010000000004"}']
+    assert texts('/inform_order_id{"order_id":"2611010000000004"}') == [
+        '/inform_order_id{"order_id":"2611010000000004"}'
+    ]
 
 
 def test_two_confident_requests_become_two_turns_in_order() -> None:
-    turns = planned("是正品吗？能包邮不", parse("ask_authenticity", 0.59), parse("ask_authenticity", 0.99), parse("bargain", 0.99))
+    turns = planned(
+        "是正品吗？能包邮不", parse("ask_authenticity", 0.59), parse("ask_authenticity", 0.99), parse("bargain", 0.99)
+    )
     assert turns == ["是正品吗", "能包邮不"]
 
 
@@ -59,17 +63,40 @@ def test_an_unsure_clause_stays_with_the_request_before_it() -> None:
 
 def test_one_request_said_in_two_clauses_stays_whole() -> None:
     message = "我买的裙子，起球了"
-    assert planned(message, parse("quality_issue", 0.99), parse("ask_product_info", 0.5), parse("quality_issue", 0.9)) == [message]
+    assert planned(
+        message, parse("quality_issue", 0.99), parse("ask_product_info", 0.5), parse("quality_issue", 0.9)
+    ) == [message]
     same = "什么时候发货，几天能到"
-    assert planned(same, parse("ask_shipping_time", 0.99), parse("ask_shipping_time", 0.99), parse("ask_shipping_time", 0.98)) == [same]
+    assert planned(
+        same, parse("ask_shipping_time", 0.99), parse("ask_shipping_time", 0.99), parse("ask_shipping_time", 0.98)
+    ) == [same]
 
 
 def test_an_order_number_is_a_detail_of_the_request_next_to_it() -> None:
     message = "2611010000000004，能开发票吗"
-    assert planned(message, parse("ask_invoice", 0.9), parse("inform_order_id", 0.99), parse("ask_invoice", 0.95)) == [message]
+    assert planned(message, parse("ask_invoice", 0.9), parse("inform_order_id", 0.99), parse("ask_invoice", 0.95)) == [
+        message
+    ]
 
 
 def test_a_message_of_courtesy_only_is_left_alone() -> None:
     message = "你好，谢谢"
     assert planned(message, parse("thank", 0.9), parse("greet", 0.9), parse("thank", 0.9)) == [message]
     assert plan("在吗", parse("greet", 0.9), [(Clause(0, 2, "在吗"), parse("greet", 0.9))])[0].text == "在吗"
+
+
+def test_while_a_form_waits_for_an_answer_spaces_do_not_split_it() -> None:
+    address = "浙江省杭州市西湖区文三路100号 王小明 13900001111"
+    assert [c.text for c in split_clauses(address, in_form=True)] == [address]
+    assert [c.text for c in split_clauses("2611010000000003，另外能开发票吗", in_form=True)] == [
+        "2611010000000003",
+        "能开发票吗",
+    ]
+
+
+def test_an_order_number_asked_for_by_a_form_is_a_turn_of_its_own() -> None:
+    message = "2611010000000003，能开发票吗"
+    clauses = split_clauses(message, in_form=True)
+    parses = [parse("inform_order_id", 0.99), parse("ask_invoice", 0.95)]
+    turns = plan(message, parse("inform_order_id", 0.9), list(zip(clauses, parses, strict=True)), details=frozenset())
+    assert [t.text for t in turns] == ["2611010000000003", "能开发票吗"]

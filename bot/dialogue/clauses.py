@@ -23,11 +23,16 @@ NOISE_INTENTS = COURTESY_INTENTS | {"affirm", "deny", "out_of_scope", "nlu_fallb
 DETAIL_INTENTS = frozenset({"inform_order_id"})
 # Below this a clause's intent is a guess: the fallback threshold of config.yml.
 FALLBACK_THRESHOLD = 0.3
+# A clause this sure of its request is split off even when the whole message is surer still
+# (2611…，另外能开发票吗: the whole is a sure order number that hides the invoice question).
+CONFIDENT = 0.8
 
 _BREAK = r"[？?！!。，,；;～~\n]+"
 _CJK = r"[\u3400-\u9fff]"
 _CONNECTOR = r"(?:还有就是|还有|另外|顺便问一下|顺便问下|顺便问问|顺便|再问一下|再问下|然后|对了)"
 _SPLIT = re.compile(rf"{_BREAK}|(?<={_CJK})\s+(?={_CJK})|\s*{_CONNECTOR}[，,、\s]*")
+# While a form waits for an answer, spaces are part of it (浙江省杭州市…100号 王小明 139…).
+_SPLIT_IN_FORM = re.compile(rf"{_BREAK}|\s*{_CONNECTOR}[，,、\s]*")
 # A greeting glued to the question: 在吗我要退货, 亲这个有货吗, 你好请问是正品吗.
 _LEADING_GREETING = re.compile(
     r"^(?:(?:亲亲|亲爱的|亲(?![子戚自手密身])|您好|你好|在吗|在不在|在么|有人吗|hi|hello|哈喽|嗨)[呀啊哦呢]?[\s，,～~!！]*)+",
@@ -44,13 +49,16 @@ class Clause:
     text: str
 
 
-def split_clauses(text: str) -> list[Clause]:
-    """The message's clauses in order; one clause when there is nothing to split."""
+def split_clauses(text: str, in_form: bool = False) -> list[Clause]:
+    """The message's clauses in order; one clause when there is nothing to split.
+
+    `in_form`: a form is waiting for an answer, so spaces do not separate clauses.
+    """
     if text.startswith("/"):
         return [Clause(0, len(text), text)]  # a button's payload, never split
     clauses: list[Clause] = []
     position = 0
-    for match in [*_SPLIT.finditer(text), None]:
+    for match in [*(_SPLIT_IN_FORM if in_form else _SPLIT).finditer(text), None]:
         end = match.start() if match else len(text)
         clauses.extend(_peel_greeting(text, position, end))
         position = match.end() if match else len(text)
@@ -96,21 +104,23 @@ def plan(
     whole: Mapping[str, Any],
     clause_parses: list[tuple[Clause, Mapping[str, Any]]],
     threshold: float = FALLBACK_THRESHOLD,
+    details: frozenset[str] = DETAIL_INTENTS,
 ) -> list[Turn]:
     """The messages Rasa should handle for `text`, in order (the text itself when it is one request).
 
     - Courtesy (greeting, thanks, goodbye) next to a request is dropped: 在吗 我要退货 → 我要退货.
-    - Every other clause (yes/no, an order number, an unsure guess) stays with the request
+    - Every other clause (yes/no, an order number unless `details` is empty because a
+      form asks for one, an unsure guess) stays with the request
       before it, or the first one: "2611…，到哪了" stays one message.
     - Consecutive requests with the same intent are one request.
     - Two or more distinct requests become separate turns only when each is at least as
-      confident as the whole message, so one request said in two clauses stays whole.
+      confident as the whole message (or CONFIDENT), so one request said in two clauses stays whole.
     """
     name, confidence = intent_of(whole)
     unchanged = [Turn(text, name, confidence)]
     if len(clause_parses) < 2:
         return unchanged
-    requests = [_is_request(p, threshold) and intent_of(p)[0] not in DETAIL_INTENTS for _, p in clause_parses]
+    requests = [_is_request(p, threshold) and intent_of(p)[0] not in details for _, p in clause_parses]
     if not any(requests):
         return unchanged
     groups: list[_Group] = []
@@ -135,7 +145,7 @@ def plan(
         if only.text != text and (name in NOISE_INTENTS or only.confidence >= confidence):
             return turns
         return unchanged
-    if name not in NOISE_INTENTS and min(t.confidence for t in turns) < confidence:
+    if name not in NOISE_INTENTS and min(t.confidence for t in turns) < min(confidence, CONFIDENT):
         return unchanged
     return turns
 

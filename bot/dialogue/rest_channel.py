@@ -32,7 +32,7 @@ from rasa.core.channels.channel import UserMessage
 from rasa.core.channels.rest import RestInput
 from sanic import Blueprint, Sanic
 
-from bot.dialogue.clauses import Turn, plan, split_clauses
+from bot.dialogue.clauses import DETAIL_INTENTS, Turn, plan, split_clauses
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ class ClauseRestInput(RestInput):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         async def handle(message: UserMessage) -> None:
-            turns = await planned_turns(Sanic.get_app().ctx.agent, message.text or "")
+            turns = await planned_turns(Sanic.get_app().ctx.agent, message.text or "", message.sender_id)
             if len(turns) == 1 and turns[0].text == message.text:
                 await on_new_message(message)
                 return
@@ -62,11 +62,25 @@ class ClauseRestInput(RestInput):
         return super().blueprint(handle)
 
 
-async def planned_turns(agent: Any, text: str) -> list[Turn]:
-    """The turns `text` becomes, from the loaded model's parses of the message and its clauses."""
-    clauses = split_clauses(text)
-    if len(clauses) < 2 or agent is None or not agent.is_ready():
+# Slots whose answer is free text (an address, a note): such an answer is never split.
+FREE_TEXT_SLOTS = ("new_address", "change_note")
+
+
+async def planned_turns(agent: Any, text: str, sender_id: str | None = None) -> list[Turn]:
+    """The turns `text` becomes, from the loaded model's parses of the message and its clauses.
+
+    The conversation's form state (read, not changed) says how to split: a form asking
+    for free text gets the message whole, one asking for an order number takes an
+    order-number clause as its answer.
+    """
+    if agent is None or not agent.is_ready():
+        return [Turn(text, None, 0.0)]
+    tracker = await agent.tracker_store.retrieve(sender_id) if sender_id else None
+    in_form = bool(tracker and tracker.active_loop_name)
+    asked = tracker.get_slot("requested_slot") if in_form else None
+    clauses = split_clauses(text, in_form=in_form) if asked not in FREE_TEXT_SLOTS else []
+    if len(clauses) < 2:
         return [Turn(text, None, 0.0)]
     whole = await agent.parse_message(text)
     parses = [(clause, await agent.parse_message(clause.text)) for clause in clauses]
-    return plan(text, whole, parses)
+    return plan(text, whole, parses, details=frozenset() if asked == "order_id" else DETAIL_INTENTS)
