@@ -18,6 +18,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.base import Events, ShopAction, db, latest_intent, latest_text, now
 from actions.handoff import hand_off
 from actions.order_identity import OrderFormValidation, form_clues, visible_order
+from actions.side_questions import answer_postage_question
 from bot.models import AfterSaleKind
 from bot.policy import policy
 from bot.policy_answers import policy_answer
@@ -46,6 +47,7 @@ _KIND_WORDS = [
     (re.compile(r"仅退款|只退款|不退货"), AfterSaleKind.REFUND_ONLY),
     (re.compile(r"退货"), AfterSaleKind.RETURN_REFUND),
 ]
+_OUR_MISTAKE = ("wrong_item", "missing_item")
 # Intents a free-text answer to "why?" tends to get; anything else is a new question.
 _OWN_WORDS_INTENTS = ("request_refund", "request_exchange", "deny", "out_of_scope", "inform_order_id")
 # Progress questions about an existing request, rather than a new request.
@@ -79,6 +81,11 @@ class ValidateAfterSaleForm(OrderFormValidation):
     def name(self) -> str:
         return "validate_after_sale_form"
 
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> Events:
+        if tracker.get_slot("requested_slot") is None:  # the message that starts the return: 我要退货 运费谁出
+            answer_postage_question(dispatcher, latest_text(tracker))
+        return await super().run(dispatcher, tracker, domain)
+
     async def on_order_verified(self, tracker: Tracker) -> dict[str, Any]:
         """What the buyer already told us before we knew the order: kind and reason."""
         found: dict[str, Any] = {}
@@ -87,7 +94,8 @@ class ValidateAfterSaleForm(OrderFormValidation):
             found["after_sale_reason"] = reason
         eligibility = await _eligibility(tracker)
         kind = tracker.get_slot("after_sale_kind") or _from_clues(tracker, _kind_of)
-        if kind not in eligibility.allowed_kinds and len(eligibility.allowed_kinds) == 1:
+        # The shop's own mistake: the buyer chooses the remedy (exchange, reissue or refund), never us.
+        if kind not in eligibility.allowed_kinds and len(eligibility.allowed_kinds) == 1 and reason not in _OUR_MISTAKE:
             kind = eligibility.allowed_kinds[0]
         if kind in eligibility.allowed_kinds:
             found["after_sale_kind"] = kind

@@ -13,10 +13,11 @@ from datetime import datetime
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import ActiveLoop, ConversationPaused, SlotSet
+from rasa_sdk.events import ActiveLoop, ConversationPaused, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.base import Events, ShopAction, buyer_id, db, latest_intent, now, warn_if_secret
+from actions.base import Events, ShopAction, buyer_id, db, latest_intent, latest_text, now, warn_if_secret
+from actions.side_questions import answer_postage_question
 from bot.policy import policy
 from bot.shop import handoff
 from bot.vocabulary import INTENT_LABEL
@@ -97,13 +98,39 @@ class ActionHandoff(ShopAction):
 
 
 class ActionDefaultFallback(ShopAction):
-    """Reached after the two-stage fallback failed twice: a person takes over."""
+    """Reached after the two-stage fallback failed twice, or when a form could not use a message.
+
+    A form that cannot use what the buyer said (a side question, "why?", the same
+    request again) is not a misunderstanding worth a person yet: the side question is
+    answered when we can, and the form asks again. Twice in a row, a person takes over.
+    """
 
     def name(self) -> str:
         return "action_default_fallback"
 
     async def answer(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> Events:
+        form = (tracker.active_loop or {}).get("name")
+        if form in SHOP_FORMS and not _fell_back_last_turn(tracker):
+            if not answer_postage_question(dispatcher, latest_text(tracker)):
+                dispatcher.utter_message(response="utter_form_keep_going")
+            return [FollowupAction(form)]
         return await hand_off(dispatcher, tracker, "misunderstood")
+
+
+SHOP_FORMS = ("track_order_form", "after_sale_form", "change_order_form", "size_form")
+
+
+def _fell_back_last_turn(tracker: Tracker) -> bool:
+    """Whether the buyer's previous message also ended in this fallback."""
+    users = 0
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            users += 1
+            if users == 2:
+                return False
+        elif users == 1 and event.get("event") == "action" and event.get("name") == "action_default_fallback":
+            return True
+    return False
 
 
 class ActionDefaultAskAffirmation(Action):

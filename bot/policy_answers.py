@@ -48,6 +48,10 @@ _ANSWERS: dict[str, Callable[[ShopPolicy], dict[str, Any]]] = {
     "utter_after_sale_step_exchange": _returns,
     "utter_after_sale_step_reissue": _returns,
     "utter_after_sale_postage_seller": lambda p: {"cap": p.return_postage_cap},
+    "utter_return_postage": lambda p: {
+        "cap": p.return_postage_cap,
+        "insurance_note": "，下单时买了运费险可以直接抵扣" if p.freight_insurance else "",
+    },
     "utter_invoice": lambda p: {
         "types": join_list(p.invoice_types),
         "days": p.invoice_days,

@@ -295,3 +295,68 @@ def test_swapping_the_model_keeps_a_conversation_going(shop: tuple[Stack, str]) 
     hot_swap([stack.rasa_url], model_path())  # what `./shop models activate` does to a running server
     replies = stack.say(sender, f'/inform_order_id{{"order_id":"{DEMO_ORDERS["in_transit"]}"}}', BUYER)
     assert any("尺码不合适" in b["title"] for b in buttons(replies)), "the form carried on after the swap"
+
+
+# --- two requests in one message, and the traps real buyers' sessions fell into ---------------
+
+
+def test_two_requests_in_one_message_get_both_answers_in_order(shop: tuple[Stack, str]) -> None:
+    stack, _ = shop
+    replies = [r.get("text") or "" for r in stack.say(conversation(), "是正品吗？能包邮不", BUYER)]
+    authenticity = next(i for i, t in enumerate(replies) if "假一赔三" in t)
+    shipping = next(i for i, t in enumerate(replies) if "包邮" in t)
+    assert authenticity < shipping, replies
+
+
+def test_a_side_question_and_the_forms_answer_in_one_message_both_count(shop: tuple[Stack, str]) -> None:
+    stack, _ = shop
+    sender = conversation()
+    stack.say(sender, "我想退款", BUYER)
+    replies = stack.say(sender, f"{DEMO_ORDERS['in_transit']}，另外能开发票吗", BUYER)
+    assert "发票" in texts(replies), "the side question is answered"
+    assert any("尺码不合适" in b["title"] for b in buttons(replies)), "the order filled the form, which asks the reason"
+
+
+def test_a_postage_question_during_a_return_is_answered_and_the_return_goes_on(shop: tuple[Stack, str]) -> None:
+    stack, url = shop
+    sender = conversation()
+    stack.say(sender, "我要退货", BUYER)
+    replies = stack.say(sender, "退货的运费谁出啊", BUYER)
+    assert "运费" in texts(replies) and "人工" not in texts(replies), texts(replies)
+    assert any(DEMO_ORDERS["delivered_recent"] in b["payload"] for b in buttons(replies)), "the form asks again"
+    with db.session_scope(url) as s:
+        assert not s.scalars(select(HandoffTicket).where(HandoffTicket.conversation_id == sender)).first()
+
+
+def test_a_return_with_a_postage_question_answers_both(shop: tuple[Stack, str]) -> None:
+    stack, _ = shop
+    replies = stack.say(conversation(), "在吗 我要退货 运费谁出", BUYER)
+    assert "运费" in texts(replies) and buttons(replies), texts(replies)
+
+
+def test_paid_and_in_a_hurry_names_the_paid_order_not_the_one_discussed_last(shop: tuple[Stack, str]) -> None:
+    stack, _ = shop
+    sender = conversation()
+    stack.say(sender, f"{DEMO_ORDERS['late']}到哪了", BUYER)
+    reply = texts(stack.say(sender, "我已经付款了 麻烦快点发", BUYER))
+    assert DEMO_ORDERS["paid"] in reply and DEMO_ORDERS["late"] not in reply, reply
+
+
+def test_a_wrong_item_gets_the_buyer_to_choose_the_remedy(shop: tuple[Stack, str]) -> None:
+    stack, url = shop
+    sender, order = conversation(), DEMO_ORDERS["in_transit"]
+    replies = stack.say(sender, f"发错颜色了 {order}", BUYER)
+    titles = [b["title"] for b in buttons(replies)]
+    assert {"换货", "补发", "退货退款"} <= set(titles), texts(replies)
+    with db.session_scope(url) as s:
+        assert (
+            s.scalar(select(func.count()).select_from(AfterSaleRequest).where(AfterSaleRequest.order_id == order)) == 0
+        )
+    done = texts(press(stack, sender, replies, "补发"))
+    assert "补发" in done and "小店承担" in done
+
+
+def test_a_product_question_with_a_greeting_in_front_is_answered(shop: tuple[Stack, str]) -> None:
+    stack, _ = shop
+    reply = texts(stack.say(conversation(), "您好 在吗 纯棉四件套有现货吗", BUYER))
+    assert "纯棉四件套" in reply and "订单" not in reply, reply

@@ -97,13 +97,15 @@ def eligibility(
         return Eligibility(Verdict.CLOSED)
     if order.status == OrderStatus.PAID:
         return Eligibility(Verdict.OK, (AfterSaleKind.REFUND_ONLY,))
-    if order.status == OrderStatus.SHIPPED or order.delivered_at is None:
+    wrong_goods = reason in ("wrong_item", "missing_item")
+    if order.delivered_at is None and not (wrong_goods and order.status == OrderStatus.SHIPPED):
         # In transit: refuse the parcel at the door and it comes back to us.
         return Eligibility(Verdict.OK, (AfterSaleKind.RETURN_REFUND,))
-    days = (now - order.delivered_at).days
+    # A buyer who says the parcel held the wrong goods has it, whatever the tracking says yet.
+    days = (now - order.delivered_at).days if order.delivered_at else 0
     kinds = (AfterSaleKind.RETURN_REFUND, AfterSaleKind.EXCHANGE)
-    if reason == "missing_item":
-        kinds += (AfterSaleKind.REISSUE,)  # the missing piece is simply sent
+    if wrong_goods:
+        kinds += (AfterSaleKind.REISSUE,)  # the right or the missing piece is simply sent
     if days < policy.no_reason_days:
         return Eligibility(Verdict.OK, kinds, days)
     if days < policy.quality_days:
