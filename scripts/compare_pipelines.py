@@ -162,6 +162,8 @@ def run(name: str, workdir: Path) -> dict[str, Any]:
         "name": name,
         "what": what,
         "threshold": threshold,
+        "top1": raw_real.accuracy,  # right intent first, whatever the confidence
+        "curve": raw_real.curve,  # (threshold, coverage, precision): the figures at any other threshold
         "accuracy": on_real.accuracy,
         "macro_f1": on_real.macro_f1,
         "core_f1": {i: on_real.f1(i) for i in CORE_INTENTS},
@@ -183,7 +185,7 @@ def peer_row() -> dict[str, Any]:
     on_self = peer(TEST_SET, training_examples())
     return {
         "name": "peer", "what": "plain TF-IDF (char 1-3) + logistic regression, no fallback", "threshold": 0.0,
-        "accuracy": real.accuracy, "macro_f1": real.macro_f1, "core_f1": {i: real.f1(i) for i in CORE_INTENTS},
+        "top1": real.accuracy, "accuracy": real.accuracy, "macro_f1": real.macro_f1, "core_f1": {i: real.f1(i) for i in CORE_INTENTS},
         "wrong_rate": real.wrong_rate, "fallback_rate": real.fallback_rate, "self_accuracy": on_self.accuracy,
         "training_s": training_s, "ms_p50": None, "ms_p95": None,
     }  # fmt: skip
@@ -191,16 +193,16 @@ def peer_row() -> dict[str, Any]:
 
 def table(rows: list[dict[str, Any]]) -> str:
     head = (
-        "| pipeline | accuracy | macro-F1 | core F1 (auth / bargain / ship / colour / refund) | wrong answers "
+        "| pipeline | top-1 | accuracy | macro-F1 | core F1 (auth / bargain / ship / colour / refund) | wrong answers "
         "| fallbacks | threshold | self-written acc. | training s | ms/msg p50 / p95 |\n"
-        "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|\n"
+        "|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|\n"
     )
     lines = []
     for r in rows:
         core = " / ".join(f"{r['core_f1'][i]:.2f}" for i in CORE_INTENTS)
         ms = f"{r['ms_p50']:.1f} / {r['ms_p95']:.1f}" if r["ms_p50"] is not None else "–"
         lines.append(
-            f"| {r['name']}: {r['what']} | {r['accuracy']:.3f} | {r['macro_f1']:.3f} | {core} | {r['wrong_rate']:.1%} "
+            f"| {r['name']}: {r['what']} | {r['top1']:.3f} | {r['accuracy']:.3f} | {r['macro_f1']:.3f} | {core} | {r['wrong_rate']:.1%} "
             f"| {r['fallback_rate']:.1%} | {r['threshold']:.2f} | {r['self_accuracy']:.3f} | {r['training_s']:.0f} | {ms} |"
         )
     return head + "\n".join(lines) + "\n"
@@ -209,16 +211,18 @@ def table(rows: list[dict[str, Any]]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("names", nargs="*", help=f"candidates to run (default: all of {', '.join(CANDIDATES)})")
+    parser.add_argument("--merge", action="store_true", help="add to / replace rows in results/pipelines.json")
     args = parser.parse_args()
     if unknown := set(args.names) - set(CANDIDATES):
         parser.error(f"unknown candidates {', '.join(sorted(unknown))}; known: {', '.join(CANDIDATES)}")
     names = args.names or list(CANDIDATES)
-    rows = [peer_row()]
-    with tempfile.TemporaryDirectory(prefix="pipelines-") as tmp:
-        for name in names:
-            rows.append(run(name, Path(tmp)))
     out = ROOT / "results"
     out.mkdir(exist_ok=True)
+    rows = json.loads((out / "pipelines.json").read_text(encoding="utf-8")) if args.merge else [peer_row()]
+    with tempfile.TemporaryDirectory(prefix="pipelines-") as tmp:
+        for name in names:
+            row = run(name, Path(tmp))
+            rows = [r for r in rows if r["name"] != name] + [row]
     (out / "pipelines.json").write_text(json.dumps(rows, indent=2, ensure_ascii=False), encoding="utf-8")
     (out / "pipelines.md").write_text(table(rows), encoding="utf-8")
     print("\n" + table(rows))

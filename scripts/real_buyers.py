@@ -25,9 +25,11 @@ import sys
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from sklearn.metrics import cohen_kappa_score
-
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bot.trainer.agreement import cohen_kappa  # noqa: E402
+
 POOL = ROOT.parent / "shared" / "real_buyers" / "pool.tsv"
 WORK = ROOT / "var" / "labelling"
 
@@ -254,7 +256,9 @@ def merge() -> None:
     """
     pool = {line_id(r["utterance"]): r for r in read_pool()}
     # Why each line was chosen: a random sample represents what buyers send; the test set is drawn from it.
-    chosen = {r["id"]: r["why"] for name in ("selection.tsv", "selection2.tsv", "selection3.tsv") for r in _read(WORK / name)}
+    chosen = {
+        r["id"]: r["why"] for name in ("selection.tsv", "selection2.tsv", "selection3.tsv") for r in _read(WORK / name)
+    }
     owners = {r["id"]: (int(r["owner"]), int(r["second"])) for r in _read(WORK / "owners.tsv")}
     readers = sorted(int(p.stem.removeprefix("labels")) for p in WORK.glob("labels*.tsv"))
     labelled = {n: _labels_of(n) for n in readers}
@@ -284,7 +288,9 @@ def merge() -> None:
         if secondary == intent or secondary in ("greet", "thank", "skip"):
             secondary = ""  # pleasantries never count as a second request
         why = chosen.get(key, "targeted:color_difference")  # the adjudicator's own additions (labels10)
-        rows.append([key, r["utterance"], r["source"], r["session"], intent, secondary, note, f"L{owner}", checked, why])
+        rows.append(
+            [key, r["utterance"], r["source"], r["session"], intent, secondary, note, f"L{owner}", checked, why]
+        )
     LABELS.parent.mkdir(parents=True, exist_ok=True)
     header = ["id", "text", "source", "session", "intent", "secondary", "note", "labelled_by", "checked", "chosen"]
     with LABELS.open("w", encoding="utf-8") as f:
@@ -300,9 +306,7 @@ def merge() -> None:
     print(f"{len(rows)} labelled lines -> {LABELS.relative_to(ROOT)}")
     if pairs:
         agree = sum(x == y for x, y in zip(a, b, strict=True)) / len(pairs)
-        print(
-            f"double-labelled: {len(pairs)} lines, raw agreement {agree:.3f}, Cohen's kappa {cohen_kappa_score(a, b):.3f}"
-        )
+        print(f"double-labelled: {len(pairs)} lines, raw agreement {agree:.3f}, Cohen's kappa {cohen_kappa(a, b):.3f}")
     print(Counter(r[4] for r in rows).most_common())
 
 

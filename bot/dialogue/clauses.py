@@ -16,13 +16,24 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import yaml
+
+from bot.config import PROJECT_ROOT
+
 # Not requests: they never make a turn of their own when a real request is next to them.
 COURTESY_INTENTS = frozenset({"greet", "thank", "goodbye"})
 NOISE_INTENTS = COURTESY_INTENTS | {"affirm", "deny", "out_of_scope", "nlu_fallback"}
 # An order number is a detail of the request next to it ("2611…，到哪了"), not a request.
 DETAIL_INTENTS = frozenset({"inform_order_id"})
-# Below this a clause's intent is a guess: the fallback threshold of config.yml.
-FALLBACK_THRESHOLD = 0.3
+
+
+def _fallback_threshold() -> float:
+    """Below this a clause's intent is a guess: the FallbackClassifier's threshold in config.yml."""
+    config = yaml.safe_load((PROJECT_ROOT / "config.yml").read_text(encoding="utf-8"))
+    return next(float(c["threshold"]) for c in config["pipeline"] if c["name"] == "FallbackClassifier")
+
+
+FALLBACK_THRESHOLD = _fallback_threshold()
 # A clause this sure of its request is split off even when the whole message is surer still
 # (2611…，另外能开发票吗: the whole is a sure order number that hides the invoice question).
 CONFIDENT = 0.8

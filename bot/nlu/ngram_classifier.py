@@ -12,6 +12,7 @@ threshold means what it says: "below this, the bot is more often wrong than righ
 from __future__ import annotations
 
 import pickle
+import re
 from typing import Any
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
@@ -24,6 +25,15 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 _FILE = "ngram_classifier.pkl"
+COURTESY_INTENTS = frozenset({"greet", "thank", "goodbye"})
+NOT_A_REQUEST = COURTESY_INTENTS | {"affirm", "deny", "out_of_scope"}
+# Greetings and thanks buyers wrap around a request (亲，在吗？… 谢谢): never the point of the message.
+_COURTESY = re.compile(
+    r"(?:亲亲|亲爱的|亲们|亲(?![子戚自手密身])|在吗|在不在|在么|有人吗|有人在吗|您好|你好|哈喽|哈啰|嗨|hi|hello|"
+    r"谢谢|谢啦|多谢|感谢|辛苦了|麻烦了|麻烦你了)[呀啊哦呢啦嘛~～]*",
+    re.IGNORECASE,
+)
+_REST = re.compile(r"[\u3400-\u9fffA-Za-z0-9]")
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True)
@@ -126,11 +136,29 @@ class NgramIntentClassifier(GraphComponent, IntentClassifier):
         rows = classifier.predict_proba(self._features(vectorizer, messages))
         return [dict(zip(classifier.classes_, map(float, row), strict=True)) for row in rows]
 
+    def _without_courtesy(self, messages: list[Message], probabilities: list[dict[str, float]]) -> None:
+        """Where a greeting or thanks came out on top, classify the message without it; a request left
+        over wins (亲，在吗？这个能便宜点吗 is bargaining, not a greeting)."""
+        for i, (message, probs) in enumerate(zip(messages, probabilities, strict=True)):
+            if max(probs, key=probs.get) not in COURTESY_INTENTS:
+                continue
+            rest = _COURTESY.sub(" ", message.get(TEXT) or "")
+            if len(_REST.findall(rest)) < 2:
+                continue  # nothing but courtesy: a greeting or thanks it is
+            stripped = self.probabilities([Message.build(text=rest)])[0]
+            top = max(stripped, key=stripped.get)
+            # Only a request the whole message already ranked near the top: what is left of
+            # 谢谢你的耐心解答 is no complaint.
+            if top not in NOT_A_REQUEST and top in sorted(probs, key=probs.get)[-3:] and stripped[top] >= 0.3:
+                probabilities[i] = stripped
+
     def process(self, messages: list[Message]) -> list[Message]:
         if self._model is None:
             return messages
         blend = float(self.config["blend"])
-        for message, probs in zip(messages, self.probabilities(messages), strict=True):
+        probabilities = self.probabilities(messages)
+        self._without_courtesy(messages, probabilities)
+        for message, probs in zip(messages, probabilities, strict=True):
             if blend > 0:
                 neural = {
                     r[INTENT_NAME_KEY]: r[PREDICTED_CONFIDENCE_KEY] for r in message.get(INTENT_RANKING_KEY) or []

@@ -26,7 +26,10 @@ REAL_TEST_SET = PROJECT_ROOT / "tests" / "nlu" / "real_buyers_test.yml"
 DOMAIN = PROJECT_ROOT / "domain.yml"
 # The intents whose mistakes cost the shop most (fake-goods worries, haggling, shipping, colour, refunds).
 CORE_INTENTS = ["ask_authenticity", "bargain", "ask_shipping_time", "color_difference", "request_refund"]
-CORE_F1_FLOOR = 0.95  # on the self-written set, whose messages are written to be answerable
+# On the self-written set (18 messages an intent): a floor against collapse, not a target. Real buyers'
+# conventions (a paid-but-unshipped order is ask_shipping_time) cost ask_shipping_time a few of its
+# self-written messages, so 0.95 would refuse every candidate since real-buyer data (README).
+CORE_F1_FLOOR = 0.85
 # A core intent's F1 may move by a message or two by chance; refuse only when the candidate newly gets at
 # least this many more of its messages wrong than it newly gets right (on either test set).
 CORE_NET_FLIPS = 3
@@ -320,7 +323,7 @@ def _curve_png_bytes(evaluation: Evaluation) -> bytes:
     ax.plot([point[1]], [point[2]], marker="*", markersize=14, color="darkred")
     ax.annotate(f"threshold {chosen:.2f}: wrong {wrong:.1%}, fallback {fallback:.1%}", (point[1], point[2]),
                 textcoords="offset points", xytext=(-150, -22), fontsize=8, color="darkred")  # fmt: skip
-    ax.set_xlabel("coverage (share answered, not '您是想问…')")
+    ax.set_xlabel("coverage (share answered rather than asked to clarify)")
     ax.set_ylabel("precision of the answered")
     ax.set_title(f"{evaluation.model}: precision / coverage by fallback threshold", fontsize=9)
     ax.grid(alpha=0.3)

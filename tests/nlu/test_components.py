@@ -133,3 +133,18 @@ def test_domain_embeddings_give_every_token_and_the_sentence_a_vector(tmp_path: 
     assert sequence.features.shape == (4, 16)
     assert sentence.features.shape == (1, 16) and abs(float((sentence.features**2).sum()) - 1) < 1e-5
     assert (featurized().get_dense_features("text")[1].features == sentence.features).all()
+
+
+def test_ngram_classifier_lets_the_request_outweigh_a_greeting_or_thanks(tmp_path: Path) -> None:
+    from bot.nlu.ngram_classifier import NgramIntentClassifier
+
+    examples = [*EXAMPLES, ("thank", "谢谢"), ("thank", "谢谢亲"), ("thank", "辛苦了")]
+    classifier, _ = _trained(NgramIntentClassifier, {}, tmp_path, examples)
+    for text, intent in [
+        ("亲，在吗？在吗 能用白条吗", "ask_payment"),
+        ("包邮吗 谢谢亲", "bargain"),
+        ("亲在吗", "greet"),
+    ]:
+        message = Message.build(text=text)
+        classifier.process([message])
+        assert message.get("intent")["name"] == intent, text

@@ -27,9 +27,9 @@ from bot.training import model_path
 
 TEST_SET = Path(__file__).with_name("test_nlu.yml")
 # Floors a little under today's measured figures (README), so a regression fails; the targets are higher.
-REAL_ACCURACY_FLOOR = 0.70
-REAL_MACRO_F1_FLOOR = 0.60
-REAL_WRONG_RATE_CEILING = 0.20
+REAL_ACCURACY_FLOOR = 0.75
+REAL_MACRO_F1_FLOOR = 0.65
+REAL_WRONG_RATE_CEILING = 0.17
 INTENTS = [
     "greet", "goodbye", "thank", "affirm", "deny", "ask_authenticity", "bargain", "ask_shipping_time",
     "track_order", "color_difference", "request_refund", "request_exchange", "quality_issue",
@@ -88,7 +88,7 @@ def test_model_meets_the_accuracy_targets_on_the_test_set(evaluation: Evaluation
     confusion_png(evaluation, out / "nlu_confusion.png")
     assert evaluation.accuracy >= 0.93, evaluation.errors
     assert evaluation.macro_f1 >= 0.92, evaluation.errors
-    verdict = gate(evaluation, serving=None)  # core intents: F1 >= 0.95 each
+    verdict = gate(evaluation, serving=None)  # core intents above the floor
     assert verdict.passed, verdict.reasons
 
 
@@ -130,4 +130,4 @@ def test_a_greeting_or_thanks_around_a_request_never_outweighs_it(before: str, a
     parses = parse_all(agent, [before + t + after for _, t in requests])
     pleasantry = [(t, p["intent"]["name"]) for (_, t), p in zip(requests, parses, strict=True)
                   if p["intent"]["name"] in ("greet", "thank", "goodbye")]  # fmt: skip
-    assert len(pleasantry) <= len(requests) // 20, pleasantry  # at most 1 in 20
+    assert len(pleasantry) <= len(requests) // 10, pleasantry  # at most 1 in 10 (README: thanks after a request)

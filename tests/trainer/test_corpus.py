@@ -6,10 +6,10 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from sklearn.metrics import cohen_kappa_score
 
 from bot.config import PROJECT_ROOT
 from bot.trainer import corpus
+from bot.trainer.agreement import cohen_kappa
 from bot.trainer.evaluation import nlu_examples
 from bot.trainer.examples import ExampleError, TrainingData, example_key
 
@@ -52,7 +52,7 @@ def test_split_is_by_session_and_the_test_set_is_held_out(split: tuple[list, lis
 def test_double_labelled_sample_agrees(labels: list[corpus.Label]) -> None:
     rows = [line.split("\t") for line in AGREEMENT.read_text(encoding="utf-8").splitlines()[1:]]
     assert len(rows) >= 300
-    kappa = cohen_kappa_score([r[3] for r in rows], [r[5] for r in rows])
+    kappa = cohen_kappa([r[3] for r in rows], [r[5] for r in rows])
     assert kappa >= 0.8, kappa
     # Every disagreement was settled by a third reader, and the label file says so.
     by_id = {label.id: label for label in labels}

@@ -94,7 +94,7 @@ def test_a_core_intent_drop_of_a_message_or_two_is_sampling_noise_and_passes() -
 
 def test_a_core_intent_drop_names_the_test_messages_the_candidate_newly_gets_wrong() -> None:
     serving = made()
-    candidate = made(bargain=0.9)
+    candidate = made(bargain=0.8)
     candidate.errors = [
         *serving.errors,
         ("bargain", "ask_product_info", 0.55, "老板抹个零呗"),
@@ -135,10 +135,11 @@ def test_coverage_curve_and_the_chosen_fallback_threshold() -> None:
 
 def test_gate_refuses_a_core_intent_under_the_floor_without_a_serving_model() -> None:
     assert gate(made(), None).passed
-    result = gate(made(bargain=0.944), None)
+    result = gate(made(bargain=0.844), None)
     assert not result.passed
-    assert len(result.reasons) == 1 and "bargain F1 is 0.944, below the 0.95 floor." in result.reasons[0]
-    both = gate(made(bargain=0.944), made())
+    assert len(result.reasons) == 1 and "bargain F1 is 0.844, below the 0.85 floor." in result.reasons[0]
+    assert gate(made(bargain=0.86), None).passed
+    both = gate(made(bargain=0.844), made())
     assert len(both.reasons) == 1, "the drop alone, with no message newly wrong, is noise; the floor still holds"
 
 
@@ -154,14 +155,14 @@ def test_score_counts_fallback_as_a_miss_and_keeps_it_in_the_confusion_matrix() 
 
 
 def test_html_report_escapes_texts_embeds_the_png_and_needs_nothing_external() -> None:
-    candidate = made(accuracy=0.93, bargain=0.9)
+    candidate = made(accuracy=0.93, bargain=0.8)
     candidate.errors.append(("complain", "greet", 0.5, '<script>alert("x")</script> & 差评'))
     page = html_report(candidate, made())
     assert "<script>" not in page
     assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; 差评" in page
     assert re.search(r'src="data:image/png;base64,iVBORw0KGgo[A-Za-z0-9+/=]+"', page)
     assert not re.search(r"https?://", page)
-    assert "未通过" in page and "bargain F1 is 0.900, below the 0.95 floor." in page
+    assert "未通过" in page and "bargain F1 is 0.800, below the 0.85 floor." in page
     assert "通过" in html_report(made(), None)
 
 
