@@ -33,6 +33,11 @@ _COURTESY = re.compile(
     r"谢谢|谢啦|多谢|感谢|辛苦了|麻烦了|麻烦你了)[呀啊哦呢啦嘛~～]*",
     re.IGNORECASE,
 )
+# Order and phone numbers are details, not words: their digits would outweigh the request around them
+# ("发错颜色了 2611010000000003"). The same placeholders as the real-buyer pool's.
+_PHONE = re.compile(r"(?<!\d)1\d{10}(?!\d)")
+_LONG_NUMBER = re.compile(r"\d{9,}")
+_ORDER_WORDS = re.compile(r"订单号|订单编号|订单|单号|号码|是|<ID>")
 _REST = re.compile(r"[\u3400-\u9fffA-Za-z0-9]")
 
 
@@ -90,7 +95,7 @@ class NgramIntentClassifier(GraphComponent, IntentClassifier):
         return vectorizer, classifier
 
     def _features(self, vectorizer: Any, messages: list[Message], fit: bool = False) -> Any:
-        texts = [m.get(TEXT) or "" for m in messages]
+        texts = [_LONG_NUMBER.sub("<ID>", _PHONE.sub("<手机号>", m.get(TEXT) or "")) for m in messages]
         ngrams = vectorizer.fit_transform(texts) if fit else vectorizer.transform(texts)
         weight = float(self.config["dense_weight"])
         if not weight:
@@ -152,12 +157,29 @@ class NgramIntentClassifier(GraphComponent, IntentClassifier):
             if top not in NOT_A_REQUEST and top in sorted(probs, key=probs.get)[-3:] and stripped[top] >= 0.3:
                 probabilities[i] = stripped
 
+    @staticmethod
+    def _order_number_as_detail(messages: list[Message], probabilities: list[dict[str, float]]) -> None:
+        """An order number next to a request is a detail of it (我要退款 订单2611…): inform_order_id is
+        only for a message that gives nothing but the number."""
+        for i, (message, probs) in enumerate(zip(messages, probabilities, strict=True)):
+            first, second = sorted(probs, key=probs.get, reverse=True)[:2]
+            # Only a near tie: 我的订单号是2611… is confidently the number alone.
+            if "inform_order_id" not in (first, second) or {first, second} & NOT_A_REQUEST:
+                continue
+            if probs[first] - probs[second] >= 0.1:
+                continue
+            words = _ORDER_WORDS.sub("", _LONG_NUMBER.sub("", message.get(TEXT) or ""))
+            if len(_REST.findall(words)) >= 2:
+                total = sum(p for intent, p in probs.items() if intent != "inform_order_id") or 1.0
+                probabilities[i] = {k: (0.0 if k == "inform_order_id" else p / total) for k, p in probs.items()}
+
     def process(self, messages: list[Message]) -> list[Message]:
         if self._model is None:
             return messages
         blend = float(self.config["blend"])
         probabilities = self.probabilities(messages)
         self._without_courtesy(messages, probabilities)
+        self._order_number_as_detail(messages, probabilities)
         for message, probs in zip(messages, probabilities, strict=True):
             if blend > 0:
                 neural = {

@@ -148,3 +148,18 @@ def test_ngram_classifier_lets_the_request_outweigh_a_greeting_or_thanks(tmp_pat
         message = Message.build(text=text)
         classifier.process([message])
         assert message.get("intent")["name"] == intent, text
+
+
+def test_ngram_classifier_treats_an_order_number_beside_a_request_as_a_detail(tmp_path: Path) -> None:
+    from bot.nlu.ngram_classifier import NgramIntentClassifier
+
+    examples = [*EXAMPLES, ("inform_order_id", "2611010000000001"), ("inform_order_id", "订单号2611010000000002"),
+                ("inform_order_id", "单号是2611010000000005")]  # fmt: skip
+    classifier, _ = _trained(NgramIntentClassifier, {}, tmp_path, examples)
+    for text, intent in [
+        ("订单2611010000000009 能用白条吗", "ask_payment"),
+        ("订单号2611010000000007", "inform_order_id"),
+    ]:
+        message = Message.build(text=text)
+        classifier.process([message])
+        assert message.get("intent")["name"] == intent, text
