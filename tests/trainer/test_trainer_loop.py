@@ -236,8 +236,10 @@ def test_the_gate_refuses_a_worse_candidate_from_the_command_line(shop: CopyStac
     config = shop.root / "config.yml"
     good = config.read_text(encoding="utf-8")
     try:
-        # One epoch instead of a hundred: a real, clearly worse model.
-        config.write_text(good.replace("epochs: 100", "epochs: 1", 1), encoding="utf-8")
+        # Single characters and a hundredfold regularisation: a real, clearly worse model.
+        classifier = "- name: bot.nlu.ngram_classifier.NgramIntentClassifier"
+        assert classifier in good
+        config.write_text(good.replace(classifier, f"{classifier}\n    C: 0.1\n    max_ngram: 1", 1), encoding="utf-8")
         run = shop.bot("retrain")
     finally:
         config.write_text(good, encoding="utf-8")
