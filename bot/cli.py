@@ -404,11 +404,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         serving = evaluate(Path(args.against))
     print("Training the TF-IDF + logistic regression peer on the same data …", flush=True)
     sets = [("real buyers", REAL_TEST_SET, candidate.real), ("self-written", TEST_SET, candidate)]
+    sets = [(label, path, result) for label, path, result in sets if result is not None]
+    peers = dict(zip((path for _, path, _ in sets), peer([path for _, path, _ in sets]), strict=True))
     print(f"\n{'test set':<14} {'model':<26} {'accuracy':>8} {'macro-F1':>8} {'wrong':>7} {'fallback':>8}  core F1")
     for label, path, result in sets:
-        if result is None:
-            continue
-        for who, shown in ((candidate_path.name[:26], result), ("TF-IDF + LR peer", peer(path))):
+        for who, shown in ((candidate_path.name[:26], result), ("TF-IDF + LR peer", peers[path])):
             core = " ".join(f"{shown.f1(i):.2f}" for i in CORE_INTENTS)
             print(
                 f"{label:<14} {who:<26} {shown.accuracy:>8.3f} {shown.macro_f1:>8.3f} {shown.wrong_rate:>7.1%} "

@@ -110,7 +110,7 @@ def test_model_on_real_buyers_beats_its_floor_and_the_plain_peer(evaluation: Eva
     (out / "nlu_real_buyers.json").write_text(real.to_json(), encoding="utf-8")
     confusion_png(real, out / "nlu_real_buyers_confusion.png")
     curve_png(real, out / "nlu_real_buyers_curve.png")
-    plain = peer(REAL_TEST_SET)
+    (plain,) = peer([REAL_TEST_SET])
     print(
         f"\nreal buyers: accuracy {real.accuracy:.3f}, macro-F1 {real.macro_f1:.3f}, wrong {real.wrong_rate:.1%}, "
         f"fallback {real.fallback_rate:.1%}; TF-IDF + LR peer {plain.accuracy:.3f} / {plain.macro_f1:.3f}"
