@@ -6,6 +6,10 @@
     python scripts/real_buyers.py batches selection.tsv --first 1 --count 6 --overlap 65 --seed 11
     python scripts/real_buyers.py batches selection2.tsv --first 7 --count 3 --overlap 45 --seed 40
     python scripts/real_buyers.py batches selection3.tsv --first 11 --count 4 --overlap 40 --seed 60
+    python scripts/real_buyers.py more --round 4 --total 6000  # later rounds: rare-intent guesses, unsure, random
+    python scripts/real_buyers.py batches selection4.tsv --first 21 --count 6 --overlap 50 --seed 80
+    python scripts/real_buyers.py remainder --round 5 --qasc 3300  # every chat line left, QASC to a third
+    python scripts/real_buyers.py batches selection5.tsv --first 31 --count 4 --overlap 40 --seed 90
     python scripts/real_buyers.py merge                # labelsN.tsv -> data/real_buyers/labels.tsv, agreement.tsv
 
 Work files live in var/labelling/ (batchN.tsv to read, labelsN.tsv written by reader N, owners.tsv saying
@@ -207,6 +211,73 @@ def uncertain(total: int = 4000, seed: int = 33) -> None:
     print(f"{len(out)} lines -> var/labelling/selection3.tsv", Counter(r["why"] for r in out).most_common())
 
 
+def more(total: int, round_no: int, seed: int) -> None:
+    """A later round, chosen by a TF-IDF + LR trained on every label so far: lines it guesses to be a rare
+    intent (its most confident ones per intent, so a person confirms or corrects them), lines it is least
+    sure of, and a random sample of what is left (what buyers really send; the test set is drawn from those).
+    """
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    from bot.nlu.normalizer import normalize
+    from bot.trainer.evaluation import training_examples
+
+    done = {r["id"] for r in _read(LABELS)}
+    done |= {r["id"] for p in WORK.glob("selection*.tsv") for r in _read(p)}
+    rows = [{**r, "id": line_id(r["utterance"])} for r in read_pool()]
+    rows = [r for r in rows if r["id"] not in done]
+    train = training_examples()
+    vectorizer = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True)
+    model = LogisticRegression(C=10, class_weight="balanced", max_iter=1000)
+    model.fit(vectorizer.fit_transform([normalize(t) for _, t in train]), [i for i, _ in train])
+    probabilities = model.predict_proba(vectorizer.transform([normalize(r["utterance"]) for r in rows]))
+    labels = Counter(r["intent"] for r in _read(LABELS))
+    for r, p in zip(rows, probabilities, strict=True):
+        order = p.argsort()
+        r["guess"], r["p"], r["margin"] = model.classes_[order[-1]], p[order[-1]], p[order[-1]] - p[order[-2]]
+    rng = random.Random(seed)
+    picked: dict[str, dict[str, str]] = {}
+    # Intents with fewer than 400 real labels: up to 150 of the lines most likely to be one, chat lines first.
+    for intent in sorted(i for i in model.classes_ if labels[i] < 400):
+        candidates = sorted((r for r in rows if r["guess"] == intent), key=lambda r: -r["p"])
+        for r in candidates[:150]:
+            picked.setdefault(r["id"], {**r, "why": f"targeted:{intent}"})
+    left = [r for r in rows if r["id"] not in picked]
+    for r in sorted(left, key=lambda r: r["margin"])[: (total - len(picked)) // 2]:
+        picked[r["id"]] = {**r, "why": "uncertain"}
+    left = [r for r in left if r["id"] not in picked and not r["source"].startswith("QASC")]
+    for r in rng.sample(left, total - len(picked)):  # buyer-to-buyer questions are already a fifth of the labels
+        picked[r["id"]] = {**r, "why": "random"}
+    out = list(picked.values())
+    rng.shuffle(out)
+    WORK.mkdir(parents=True, exist_ok=True)
+    name = f"selection{round_no}.tsv"
+    _write(WORK / name, ["id", "utterance", "source", "session", "why"], out)
+    print(f"{len(out)} lines -> var/labelling/{name}", Counter(r["why"].split(":")[0] for r in out).most_common())
+    print(Counter(r["source"] for r in out).most_common())
+
+
+def remainder(round_no: int, qasc: int, seed: int) -> None:
+    """The last round: every shop-chat line nobody has labelled yet (`remainder`), so each chat session is then
+    labelled whole, plus a random sample of the buyer-to-buyer questions left, as many as keeps them at a
+    third of all labels."""
+    done = {r["id"] for r in _read(LABELS)}
+    done |= {r["id"] for p in WORK.glob("selection*.tsv") for r in _read(p)}
+    left: dict[str, dict[str, str]] = {}
+    for r in read_pool():
+        key = line_id(r["utterance"])
+        if key not in done:
+            left.setdefault(key, {**r, "id": key})
+    rng = random.Random(seed)
+    chat = [{**r, "why": "remainder"} for r in left.values() if not r["source"].startswith("QASC")]
+    questions = [r for r in left.values() if r["source"].startswith("QASC")]
+    rows = chat + [{**r, "why": "random"} for r in rng.sample(questions, min(qasc, len(questions)))]
+    rng.shuffle(rows)
+    name = f"selection{round_no}.tsv"
+    _write(WORK / name, ["id", "utterance", "source", "session", "why"], rows)
+    print(f"{len(rows)} lines -> var/labelling/{name}", Counter(r["why"] for r in rows).most_common())
+
+
 def batches(selection: str, first: int, count: int, overlap: int, seed: int) -> None:
     """Split a selection into `count` batches; each also gets the next batch's first `overlap` lines, to be
     labelled a second time without seeing the first reader's labels. Appends to owners.tsv."""
@@ -248,18 +319,22 @@ def _labels_of(n: int) -> dict[str, tuple[str, str, str]]:
 
 
 def merge() -> None:
-    """Every reader's labelsN.tsv -> data/real_buyers/labels.tsv, and agreement.tsv for the double-labelled lines.
+    """Every reader's labelsN.tsv in var/labelling/ -> data/real_buyers/labels.tsv, and agreement.tsv for the
+    double-labelled lines. Lines already in labels.tsv keep their label unless a work file labels them again,
+    so a later round adds to the file without the earlier rounds' work files.
 
     A line's label is its batch owner's (owners.tsv; a line in no batch, such as the adjudicator's own
     additions, belongs to whoever labelled it); the second reader's label only measures agreement, and a
     disagreement takes the adjudicator's decision from adjudicated.tsv.
     """
+    header = ["id", "text", "source", "session", "intent", "secondary", "note", "labelled_by", "checked", "chosen"]
+    merged = {r["id"]: [r[c] for c in header] for r in _read(LABELS)} if LABELS.exists() else {}
+    old_pairs = {r["id"]: r for r in _read(AGREEMENT)} if AGREEMENT.exists() else {}
     pool = {line_id(r["utterance"]): r for r in read_pool()}
     # Why each line was chosen: a random sample represents what buyers send; the test set is drawn from it.
-    chosen = {
-        r["id"]: r["why"] for name in ("selection.tsv", "selection2.tsv", "selection3.tsv") for r in _read(WORK / name)
-    }
-    owners = {r["id"]: (int(r["owner"]), int(r["second"])) for r in _read(WORK / "owners.tsv")}
+    chosen = {r["id"]: r["why"] for p in WORK.glob("selection*.tsv") for r in _read(p)}
+    owners_file = WORK / "owners.tsv"
+    owners = {r["id"]: (int(r["owner"]), int(r["second"])) for r in _read(owners_file)} if owners_file.exists() else {}
     readers = sorted(int(p.stem.removeprefix("labels")) for p in WORK.glob("labels*.tsv"))
     labelled = {n: _labels_of(n) for n in readers}
     for n in readers:
@@ -268,7 +343,7 @@ def merge() -> None:
     adjudicated = (
         {r["id"]: (r["intent"], r["secondary"], r["note"]) for r in _read(ADJUDICATED)} if ADJUDICATED.exists() else {}
     )
-    rows, pairs = [], []
+    pairs = {k: (r["text"], r["labeller_a"], r["intent_a"], r["labeller_b"], r["intent_b"]) for k, r in old_pairs.items()}
     for key, (owner, second) in owners.items():
         mine = labelled.get(owner, {}).get(key)
         if mine is None:
@@ -277,7 +352,7 @@ def merge() -> None:
         intent, secondary, note = mine
         checked = "single: read once"
         if second and (other := labelled.get(second, {}).get(key)):
-            pairs.append((r, owner, mine, second, other))
+            pairs[key] = (r["utterance"], f"L{owner}", mine[0], f"L{second}", other[0])
             if other[0] == intent:
                 checked = f"double: L{second} independently agreed"
             elif key in adjudicated:
@@ -287,27 +362,27 @@ def merge() -> None:
                 checked = f"double: L{owner} {mine[0]} / L{second} {other[0]}, not yet adjudicated"
         if secondary == intent or secondary in ("greet", "thank", "skip"):
             secondary = ""  # pleasantries never count as a second request
-        why = chosen.get(key, "targeted:color_difference")  # the adjudicator's own additions (labels10)
-        rows.append(
-            [key, r["utterance"], r["source"], r["session"], intent, secondary, note, f"L{owner}", checked, why]
-        )
+        why = chosen.get(key) or (merged[key][9] if key in merged else "targeted:color_difference")
+        merged[key] = [key, r["utterance"], r["source"], r["session"], intent, secondary, note, f"L{owner}", checked, why]
     LABELS.parent.mkdir(parents=True, exist_ok=True)
-    header = ["id", "text", "source", "session", "intent", "secondary", "note", "labelled_by", "checked", "chosen"]
     with LABELS.open("w", encoding="utf-8") as f:
         f.write("\t".join(header) + "\n")
-        for row in rows:
+        for row in merged.values():
             f.write("\t".join(x.replace("\t", " ") for x in row) + "\n")
     with AGREEMENT.open("w", encoding="utf-8") as f:
         f.write("id\ttext\tlabeller_a\tintent_a\tlabeller_b\tintent_b\n")
-        for r, a, la, b, lb in pairs:
-            f.write(f"{line_id(r['utterance'])}\t{r['utterance']}\tL{a}\t{la[0]}\tL{b}\t{lb[0]}\n")
-    a = [p[2][0] for p in pairs]
-    b = [p[4][0] for p in pairs]
-    print(f"{len(rows)} labelled lines -> {LABELS.relative_to(ROOT)}")
+        for key, fields in pairs.items():
+            f.write("\t".join([key, *fields]) + "\n")
+    a = [p[2] for p in pairs.values()]
+    b = [p[4] for p in pairs.values()]
+    print(f"{len(merged)} labelled lines -> {LABELS.relative_to(ROOT)}")
     if pairs:
         agree = sum(x == y for x, y in zip(a, b, strict=True)) / len(pairs)
         print(f"double-labelled: {len(pairs)} lines, raw agreement {agree:.3f}, Cohen's kappa {cohen_kappa(a, b):.3f}")
-    print(Counter(r[4] for r in rows).most_common())
+    unsettled = sum(1 for row in merged.values() if "not yet adjudicated" in row[8])
+    if unsettled:
+        print(f"{unsettled} disagreements wait for the adjudicator (adjudicated.tsv)")
+    print(Counter(row[4] for row in merged.values()).most_common())
 
 
 def main() -> None:
@@ -318,12 +393,20 @@ def main() -> None:
     p.add_argument("--total", type=int, default=7200)
     sub.add_parser("targeted")
     sub.add_parser("uncertain")
+    p = sub.add_parser("more")
+    p.add_argument("--total", type=int, default=6000)
+    p.add_argument("--round", type=int, required=True)
+    p.add_argument("--seed", type=int, default=44)
     p = sub.add_parser("batches")
     p.add_argument("selection")
     p.add_argument("--first", type=int, required=True)
     p.add_argument("--count", type=int, required=True)
     p.add_argument("--overlap", type=int, required=True)
     p.add_argument("--seed", type=int, required=True)
+    p = sub.add_parser("remainder")
+    p.add_argument("--round", type=int, required=True)
+    p.add_argument("--qasc", type=int, default=3300)
+    p.add_argument("--seed", type=int, default=55)
     sub.add_parser("merge")
     args = parser.parse_args()
     if args.command == "select":
@@ -332,8 +415,12 @@ def main() -> None:
         targeted()
     elif args.command == "uncertain":
         uncertain()
+    elif args.command == "more":
+        more(args.total, args.round, args.seed)
     elif args.command == "batches":
         batches(args.selection, args.first, args.count, args.overlap, args.seed)
+    elif args.command == "remainder":
+        remainder(args.round, args.qasc, args.seed)
     elif args.command == "merge":
         merge()
 
