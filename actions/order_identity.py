@@ -17,9 +17,13 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.base import Events, ShopAction, ShopFormValidation, buyer_id, db, latest_intent, latest_text, now
 from bot.policy import policy
+from bot.shop import verification
 from bot.shop.orders import ORDER_ID_LIKE, Access, check_access, recent_orders
 
 MAX_VERIFY_ATTEMPTS = 3
+# verify_attempts after a database lockout (bot.shop.verification): past any real count, so the
+# submit action knows the buyer has already been told and says nothing more.
+LOCKED_OUT = 99.0
 _LAST4 = re.compile(r"(?<!\d)(\d{4})(?!\d)")
 _PHONE = re.compile(r"(?<!\d)1[3-9]\d{5}(\d{4})(?!\d)")
 
@@ -54,13 +58,25 @@ def verification_failed(tracker: Tracker) -> bool:
     return int(tracker.get_slot("verify_attempts") or 0) >= MAX_VERIFY_ATTEMPTS
 
 
+def client_ip(tracker: Tracker) -> str | None:
+    """The buyer's address as the chat gateway saw it (message metadata), for the per-IP lockout."""
+    value = ((tracker.latest_message or {}).get("metadata") or {}).get("client_ip")
+    return str(value) if value else None
+
+
+def _locked_out(dispatcher: CollectingDispatcher, locked: verification.Verification) -> dict[str, Any]:
+    """Tell the buyer verification is locked for a while, and end the form without showing anything."""
+    dispatcher.utter_message(text=locked.locked_message)
+    return {"phone_last4": None, "order_id": None, "verify_attempts": LOCKED_OUT}
+
+
 def visible_order(dispatcher: CollectingDispatcher, tracker: Tracker) -> str | None:
     """The order a submit action may act on, or None (and the buyer is told why if a
     lock-out after repeated wrong phone digits is the reason; the form said the rest)."""
     order_id = tracker.get_slot("order_id")
     if may_see(tracker, order_id):
         return order_id
-    if verification_failed(tracker):
+    if verification_failed(tracker) and float(tracker.get_slot("verify_attempts") or 0) < LOCKED_OUT:
         dispatcher.utter_message(response="utter_verify_failed")
     return None
 
@@ -119,6 +135,9 @@ class OrderFormValidation(ShopFormValidation):
         if access == Access.OK:
             return {"order_id": order_id, "verified_orders": [*verified_orders(tracker), order_id]}
         if access == Access.NEED_PHONE:
+            # Locked already (other conversations guessed): say so now rather than ask for digits in vain.
+            if locked := await db(lambda s: verification.lockout(s, order_id, client_ip(tracker), now())):
+                return _locked_out(dispatcher, locked)
             return {"order_id": order_id, "phone_last4": None}
         response = "utter_order_id_malformed" if access == Access.MALFORMED else "utter_order_not_found"
         dispatcher.utter_message(response=response)
@@ -143,7 +162,10 @@ class OrderFormValidation(ShopFormValidation):
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> dict[str, Any]:
         order_id = tracker.get_slot("order_id")
-        access = await db(lambda s: check_access(s, order_id, None, str(value)))
+        checked = await db(lambda s: verification.check_phone(s, order_id, str(value), client_ip(tracker), now()))
+        if checked.access == Access.LOCKED:
+            return _locked_out(dispatcher, checked)
+        access = checked.access
         if access == Access.OK:
             return {"phone_last4": None, "verified_orders": [*verified_orders(tracker), order_id]}
         attempts = int(tracker.get_slot("verify_attempts") or 0) + 1

@@ -6,14 +6,13 @@ import argparse
 import json
 import signal
 import sys
-import time
 from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import func, select
 
 from bot import db, migrations
-from bot.config import settings
+from bot.config import Settings, settings
 from bot.models import Product
 from bot.policy import PolicyError, policy
 from bot.training import TrainingFailed
@@ -108,6 +107,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from bot.processes import action_server, gateway, rasa_servers, service_env, start_all, stop_all
+    from bot.supervision import CrashLoop, Supervisor, log_to_stderr
     from bot.training import train_if_stale
 
     s = settings()
@@ -120,8 +120,29 @@ def cmd_run(args: argparse.Namespace) -> int:
     which = "the Rasa server" if len(rasas) == 1 else f"{len(rasas)} Rasa servers"
     print(f"Starting the action server, {which} and the chat gateway …", flush=True)
     processes = [action_server(env), *rasas, gateway(env)]
-    seconds = start_all(processes)
-    print(
+    # SIGTERM (a process manager stopping us) ends the run like Ctrl-C, during start-up too: never leave servers behind.
+    signal.signal(signal.SIGTERM, _interrupt)
+    supervisor_log = log_to_stderr()
+    try:
+        seconds = start_all(processes)
+        print(_ready_banner(s, seconds, demo_passwords), flush=True)
+        Supervisor(processes).run()  # restarts a crashed process; returns only by a crash loop or a signal
+    except CrashLoop as exc:
+        supervisor_log.error("%s", exc)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        # A second Ctrl-C or SIGTERM must not cut the shutdown short and leave servers running.
+        for stop_signal in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(stop_signal, signal.SIG_IGN)
+        stop_all(processes)
+    return 0
+
+
+def _ready_banner(s: Settings, seconds: float, demo_passwords: dict[str, str | None]) -> str:
+    """What `./shop run` prints once everything answers: where to chat, work and look."""
+    return (
         f"\nReady in {seconds:.1f} s.\n"
         f"  Shop page with the chat widget: http://127.0.0.1:{s.gateway_port}/\n"
         f"  Agents' console:                http://127.0.0.1:{s.gateway_port}/console"
@@ -139,25 +160,19 @@ def cmd_run(args: argparse.Namespace) -> int:
             + "\n"
             for i, url in enumerate(s.rasa_shards)
         )
+        + f"  Health of every component:      http://127.0.0.1:{s.gateway_port}/health\n"
         + f"  Logs:                           {s.var_dir / 'logs'}\n"
         + "".join(
             f"  {f'Demo {role} account:':<32}demo / {password}\n"
             for role, password in demo_passwords.items()
             if password
         )
-        + "Press Ctrl-C to stop.",
-        flush=True,
+        + "Press Ctrl-C to stop."
     )
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    try:
-        while all(p.popen and p.popen.poll() is None for p in processes):
-            time.sleep(1)
-        print("A process stopped unexpectedly; shutting down. See the logs above.", file=sys.stderr)
-        return 1
-    except (KeyboardInterrupt, SystemExit):
-        return 0
-    finally:
-        stop_all(processes)
+
+
+def _interrupt(*_: object) -> None:
+    raise KeyboardInterrupt
 
 
 def cmd_handoff(args: argparse.Namespace) -> int:

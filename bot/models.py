@@ -18,6 +18,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -357,3 +358,29 @@ class InboxLabel(Base):
     # True when this label decided the line (wrote the example); a later trainer's label is a second opinion only.
     decided: Mapped[bool] = Column(Boolean, default=False)
     labelled_at: Mapped[datetime] = Column(DateTime)
+
+
+class FailedAttempt(Base):
+    """One failed try at something worth guessing (an order's phone digits, a password), for lockouts.
+
+    Stored in the shop database, not in a process's memory, so every gateway and action-server
+    replica counts the same failures (bot.shop.lockout).
+    """
+
+    __tablename__ = "failed_attempt"
+    __table_args__ = (Index("ix_failed_attempt_scope_subject_at", "scope", "subject", "at"),)
+
+    id: Mapped[int] = Column(Integer, primary_key=True)
+    scope: Mapped[str] = Column(String(32))  # verify_order | verify_ip | login_account | login_ip
+    subject: Mapped[str] = Column(String(128))  # the order id, the client IP, "agent:name" …
+    at: Mapped[datetime] = Column(DateTime, index=True)
+
+
+class UsedBuyerToken(Base):
+    """The nonce of every buyer token the gateway accepted, until the token expires: a replay is refused."""
+
+    __tablename__ = "used_buyer_token"
+
+    nonce: Mapped[str] = Column(String(64), primary_key=True)
+    buyer_id: Mapped[str] = Column(String(64))
+    expires_at: Mapped[datetime] = Column(DateTime, index=True)

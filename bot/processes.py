@@ -71,10 +71,18 @@ class Process:
 
     def start(self) -> None:
         self.log.parent.mkdir(parents=True, exist_ok=True)
-        handle = self.log.open("ab")
-        self.popen = subprocess.Popen(
-            self.command, cwd=PROJECT_ROOT, env=dict(self.env), stdout=handle, stderr=subprocess.STDOUT
-        )
+        with self.log.open("ab") as handle:  # the child keeps its own copy; a restart must not leak ours
+            self.popen = subprocess.Popen(
+                self.command, cwd=PROJECT_ROOT, env=dict(self.env), stdout=handle, stderr=subprocess.STDOUT
+            )
+
+    @property
+    def pid(self) -> int | None:
+        return self.popen.pid if self.popen else None
+
+    def returncode(self) -> int | None:
+        """None while running; how it ended otherwise (negative: killed by that signal)."""
+        return self.popen.poll() if self.popen else None
 
     def ready(self) -> bool:
         try:
@@ -146,7 +154,8 @@ def gateway(env: Mapping[str, str]) -> Process:
     return Process(
         "chat gateway",
         [sys.executable, "-m", "bot.web.gateway", "--port", str(s.gateway_port)],
-        f"http://127.0.0.1:{s.gateway_port}/health",
+        # Liveness: the process answers. /health itself also reports Rasa and the database (bot.web.health).
+        f"http://127.0.0.1:{s.gateway_port}/health/live",
         s.var_dir / "logs" / "gateway.log",
         env,
     )

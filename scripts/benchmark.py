@@ -47,6 +47,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 import aiohttp
+import footprint  # scripts/footprint.py, beside this file
 from sqlalchemy import select
 
 from bot import db
@@ -622,6 +623,9 @@ def target_rows(result: dict[str, Any]) -> list[str]:
     row("ready ≤ 30 s after start", result["startup_seconds"] <= 30, f"{result['startup_seconds']:.1f} s")
     if result.get("training_seconds") is not None:
         row("training from scratch ≤ 5 min", result["training_seconds"] <= 300, f"{result['training_seconds']:.0f} s")
+    if result.get("footprint"):  # issue 10: the processes without machine learning, and restarts
+        for target, met, measured in footprint.target_rows(result["footprint"]):
+            row(target, met, measured)
     return rows
 
 
@@ -670,6 +674,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help=f"Rasa servers to shard conversations over (default: RASA_PROCESSES or {default_processes})",
     )
     parser.add_argument("--keep-var", action="store_true", help="keep the temporary var dir (logs, databases)")
+    parser.add_argument(
+        "--no-footprint",
+        dest="footprint",
+        action="store_false",
+        help="skip measuring the gateway's and the supervisor's memory and a Rasa server's restart",
+    )
     args = parser.parse_args(argv)
     args.level_list = [int(x) for x in args.levels.split(",") if x.strip()]
     turn_list = [int(x) for x in args.turns.split(",") if x.strip()]
@@ -799,6 +809,11 @@ def main(argv: list[str] | None = None) -> int:
             log(f"Kept {var_dir}")
         else:
             shutil.rmtree(var_dir, ignore_errors=True)
+
+    if args.footprint:
+        log("Footprint: the gateway alone, then python -m bot run with a Rasa shard killed (scripts/footprint.py) …")
+        result["footprint"] = footprint.measure()
+        log(f"  {json.dumps(result['footprint'])}")
 
     table = markdown(result)
     print("\n" + table, flush=True)

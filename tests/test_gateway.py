@@ -105,7 +105,8 @@ async def test_buyer_messages_go_to_the_bot_and_into_the_transcript(gateway: tup
         assert not [m for m in await buyer.quiet_for(3) if bot_line(m)]
         last_seen = buyer.lines[0]["id"]
         await buyer.ws.close()
-        # A reconnect replays exactly what came after the last line seen.
+        # A reconnect replays exactly what came after the last line seen (a fresh token: each opens one connection).
+        token = sign_buyer("b0003", secret=SECRET.encode())
         again = Buyer(await http.ws_connect(f"{stack.gateway_url}/ws/buyer?token={token}&after={last_seen}"))
         replayed = await again.wait_for(bot_line)
         assert replayed["line"]["id"] == reply["line"]["id"]

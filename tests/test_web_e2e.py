@@ -38,6 +38,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 def test_buyer_and_agent_go_through_the_whole_handoff_cycle(site: Stack, browser) -> None:  # noqa: ANN001
     expect = playwright_api.expect
     buyer = browser.new_context(viewport={"width": 390, "height": 844}).new_page()
+    blocked = csp_violations(buyer)
     buyer.goto(f"{site.gateway_url}/")
     buyer.select_option("#buyer-picker", "b0001")
     buyer.click("#chat-launcher")
@@ -75,6 +76,7 @@ def test_buyer_and_agent_go_through_the_whole_handoff_cycle(site: Stack, browser
     # Ask for a person; the agent sees the ticket in the console.
     say("转人工")
     agent = open_first_ticket_in_console(browser, site.gateway_url, "xiaomei", AGENT_PASSWORD)
+    blocked_in_console = csp_violations(agent)
     expect(agent.locator("#conversation")).to_contain_text("<script>alert(1)</script>", timeout=10000)
     agent.click("#claim")
     expect(buyer.locator('#chat-messages .msg[data-sender="system"]').last).to_contain_text("人工客服", timeout=10000)
@@ -103,3 +105,13 @@ def test_buyer_and_agent_go_through_the_whole_handoff_cycle(site: Stack, browser
     expect(desktop.locator("#chat-panel")).to_be_visible()
     desktop.wait_for_timeout(800)  # let the panel's opening animation finish
     desktop.screenshot(path=str(SCREENSHOTS / "shop-desktop.png"))
+    assert not blocked + blocked_in_console, (
+        f"the Content-Security-Policy blocked part of a page: {blocked + blocked_in_console}"
+    )
+
+
+def csp_violations(page) -> list[str]:  # noqa: ANN001
+    """Chromium reports whatever the gateway's Content-Security-Policy blocks on the page's console."""
+    seen: list[str] = []
+    page.on("console", lambda m: seen.append(m.text) if "Content Security Policy" in m.text else None)
+    return seen

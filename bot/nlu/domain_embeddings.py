@@ -25,7 +25,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.config import PROJECT_ROOT
-from bot.nlu.normalizer import normalize
+from bot.nlu.text import normalize
 
 logger = logging.getLogger(__name__)
 _FILE = "char_vectors.npz"

@@ -50,6 +50,7 @@ class Access(str, Enum):
     NOT_FOUND = "not_found"  # unknown, or someone else's: the buyer is not told which
     NEED_PHONE = "need_phone"  # anonymous buyer: ask for the last 4 digits of the phone
     PHONE_MISMATCH = "phone_mismatch"
+    LOCKED = "locked"  # too many wrong digits for this order or from this client (bot.shop.verification)
 
 
 @dataclass(frozen=True)

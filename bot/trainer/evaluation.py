@@ -254,7 +254,7 @@ def peer(test_sets: list[Path], train: list[tuple[str, str]] | None = None) -> l
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
 
-    from bot.nlu.normalizer import normalize
+    from bot.nlu.text import normalize
 
     train = train if train is not None else training_examples()
     model = make_pipeline(
@@ -572,3 +572,27 @@ def html_report(
         parts.append("<p>没有答错的消息。</p>")
     parts.append("</body></html>")
     return "\n".join(parts)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m bot.trainer.evaluation MODEL OUT.json`: evaluate in a process of its own.
+
+    Loading a model brings in Rasa and TensorFlow (~1 GB); the supervisor and the retrain job
+    run this instead, so their own memory stays small (bot.trainer.pipeline.evaluation_of).
+    """
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m bot.trainer.evaluation", description=main.__doc__)
+    parser.add_argument("model", type=Path)
+    parser.add_argument("out", type=Path, help="where to write the evaluation as JSON")
+    args = parser.parse_args(argv)
+    result = evaluate(args.model)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    partial = args.out.with_name(f".partial-{args.out.name}")  # a killed run leaves no half-written cache
+    partial.write_text(result.to_json(), encoding="utf-8")
+    partial.replace(args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

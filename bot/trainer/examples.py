@@ -27,7 +27,7 @@ from typing import NamedTuple
 import yaml
 
 from bot.config import PROJECT_ROOT
-from bot.nlu.normalizer import normalize
+from bot.nlu.text import normalize
 
 MAX_LENGTH = 300
 _NOISE = re.compile(r"[\s\W_]+", re.UNICODE)

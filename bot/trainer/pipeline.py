@@ -122,16 +122,22 @@ def _test_set_fingerprint() -> str:
 
 
 def evaluation_of(model: Path) -> Any:
-    """The model's evaluation on the current test set, computed once and kept next to the model."""
-    from bot.trainer.evaluation import Evaluation, evaluate
+    """The model's evaluation on the current test set, computed once and kept next to the model.
+
+    Computed in a child process (`python -m bot.trainer.evaluation`): loading a model brings in
+    TensorFlow, which the supervisor (`./shop run`) and this process must not keep for their lifetime.
+    """
+    from bot.trainer.evaluation import Evaluation
 
     cache = MODELS_DIR / "evaluations" / f"{model.name}@{_test_set_fingerprint()}.json"
-    if cache.exists():
-        return Evaluation.from_json(cache.read_text(encoding="utf-8"))
-    result = evaluate(model)
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    cache.write_text(result.to_json(), encoding="utf-8")
-    return result
+    if not cache.exists():
+        command = [sys.executable, "-m", "bot.trainer.evaluation", str(model), str(cache)]
+        result = subprocess.run(command, cwd=PROJECT_ROOT, capture_output=True, text=True)
+        if result.returncode != 0:
+            output = (result.stdout + result.stderr).strip().splitlines()
+            detail = next((line for line in reversed(output) if line.strip()), "no output")
+            raise RuntimeError(f"evaluating {model.name} failed (exit code {result.returncode}): {detail}")
+    return Evaluation.from_json(cache.read_text(encoding="utf-8"))
 
 
 def _summary(evaluation: Any) -> dict[str, Any]:

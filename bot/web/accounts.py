@@ -2,6 +2,8 @@
 
 The two roles sign in the same way but live in separate tables with separate
 cookies, so an agent's session never opens the trainers' console and vice versa.
+Failed logins are counted in the database per account and per client IP, so every
+gateway replica refuses a password-guesser alike.
 """
 
 from __future__ import annotations
@@ -16,8 +18,12 @@ from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from bot.models import AgentAccount, AgentSession, TrainerAccount, TrainerSession
+from bot.shop.lockout import Limit
 
 SESSION_HOURS = 12
+LOGIN_PER_ACCOUNT = Limit("login_account", failures=5, window=timedelta(minutes=15))
+# An office signs in from one address: room for a few colleagues' typos, not for guessing.
+LOGIN_PER_IP = Limit("login_ip", failures=10, window=timedelta(minutes=15))
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 
 
@@ -83,3 +89,29 @@ def signed_in(session: Session, role: Role, token: str | None, now: datetime) ->
 
 def log_out(session: Session, role: Role, token: str) -> None:
     session.execute(delete(role.session).where(role.session.token_hash == _token_hash(token)))
+
+
+@dataclass(frozen=True)
+class LoginAttempt:
+    token: str | None  # a new session token when the name and password are right
+    locked_until: datetime | None = None  # set when too many failures refused the try unchecked
+
+
+def log_in_throttled(
+    session: Session, role: Role, username: str, password: str, ip: str, now: datetime
+) -> LoginAttempt:
+    """`log_in`, refused without checking the password while the account or the IP is locked out.
+
+    Unknown names count like wrong passwords, so the answer never tells which names exist.
+    """
+    account_key = f"{role.name}:{username}"
+    locks = [LOGIN_PER_ACCOUNT.locked_until(session, account_key, now), LOGIN_PER_IP.locked_until(session, ip, now)]
+    if until := max((t for t in locks if t), default=None):
+        return LoginAttempt(None, until)
+    token = log_in(session, role, username, password, now)
+    if token:
+        LOGIN_PER_ACCOUNT.clear(session, account_key)
+        return LoginAttempt(token)
+    LOGIN_PER_ACCOUNT.record_failure(session, account_key, now)
+    LOGIN_PER_IP.record_failure(session, ip, now)
+    return LoginAttempt(None)

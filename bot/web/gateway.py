@@ -37,12 +37,12 @@ from bot.db import run_in_session
 from bot.models import AgentAccount, Buyer
 from bot.policy import policy
 from bot.rasa_api import RasaUnavailable, hand_back
-from bot.shop import after_sale, catalogue, handoff, orders
+from bot.shop import after_sale, handoff, orders
 from bot.trainer import inbox
-from bot.web import suggestions, trainer_api, transcript
+from bot.web import demo, health, rasa_outage, security, suggestions, trainer_api, transcript
 from bot.web.accounts import AGENT
 from bot.web.http import dumps, html_page, json_body, login_routes, require
-from bot.web.tokens import InvalidToken, sign_buyer, verify_buyer
+from bot.web.tokens import InvalidToken, read_buyer_token, redeem
 
 logger = logging.getLogger(__name__)
 
@@ -74,17 +74,25 @@ async def _send(ws: web.WebSocketResponse, message: dict[str, Any]) -> None:
             await ws.send_json(message)
 
 
-def create_app(rasa_for: Callable[[str], str]) -> web.Application:
-    """The gateway app; `rasa_for(conversation_id)` is the Rasa server of a conversation (`Settings.rasa_for`)."""
-    app = web.Application()
+def create_app(rasa_for: Callable[[str], str], with_demo: bool = True) -> web.Application:
+    """The gateway app; `rasa_for(conversation_id)` is the Rasa server of a conversation (`Settings.rasa_for`).
+
+    `with_demo`: the demo shop page and its token endpoint (embedded mode only, see bot.web.demo).
+    """
+    app = web.Application(client_max_size=security.MAX_BODY_BYTES, middlewares=[security.limit_body_size])
+    app["max_body_bytes"] = security.MAX_BODY_BYTES
+    app["security"] = security.web_security()
+    app["buyer_rate"] = security.BuyerRateLimit()
+    app.on_response_prepare.append(security.add_security_headers)
     app["rasa_for"] = rasa_for
     app["hub"] = Hub()
-    app.router.add_get("/health", lambda _: web.json_response({"ok": True}))
-    app.router.add_get("/", lambda _: html_page(STATIC / "shop.html"))
+    app["rasa_backlog"] = rasa_outage.RasaBacklog()  # buyers' messages while their Rasa shard is down
+    app.router.add_get("/health", health.report)  # each component; 503 when buyers cannot all be answered
+    app.router.add_get("/health/live", health.alive)
     app.router.add_get("/console", lambda _: html_page(STATIC / "console.html"))
     app.router.add_static("/static", STATIC)
-    app.router.add_get("/api/demo/shop", demo_shop)
-    app.router.add_post("/api/demo/buyer-token", demo_buyer_token)
+    if with_demo:
+        demo.add_routes(app)
     app.router.add_get("/ws/buyer", buyer_socket)
     login, logout, me = login_routes(AGENT)
     app.router.add_post("/api/agent/login", login)
@@ -103,6 +111,7 @@ def create_app(rasa_for: Callable[[str], str]) -> web.Application:
     trainer_api.add_routes(app)
     app.on_startup.append(_open_client)
     app.on_shutdown.append(_close_sockets)
+    app.on_shutdown.append(lambda app: app["rasa_backlog"].stop())
     app.on_cleanup.append(_close_client)
     return app
 
@@ -125,39 +134,19 @@ async def _close_client(app: web.Application) -> None:
 # --- buyers --------------------------------------------------------------------
 
 
-async def demo_buyer_token(request: web.Request) -> web.Response:
-    """The demo shop page's stand-in for the shop's own login: sign a seeded buyer."""
-    body = await json_body(request)
-    buyer_id = str(body.get("buyer_id") or "")
-    if not re.fullmatch(r"b\d{4}", buyer_id):
-        return web.json_response({"error": "unknown buyer"}, status=400)
-    return web.json_response({"token": sign_buyer(buyer_id)})
-
-
-async def demo_shop(request: web.Request) -> web.Response:
-    """What the demo shop page lists: the catalogue and a few seeded buyers to chat as."""
-
-    def load(session: Any) -> dict[str, Any]:
-        products = catalogue.all_products(session)
-        buyers = session.scalars(select(Buyer).order_by(Buyer.id).limit(8)).all()
-        return {
-            "shop_name": policy().shop_name,
-            "products": [
-                {"name": p.name, "price": p.price_text, "colors": list(p.colors), "description": p.description}
-                for p in products
-            ],
-            "buyers": [{"id": b.id, "nickname": b.nickname} for b in buyers],
-        }
-
-    return web.json_response(await run_in_session(load), dumps=dumps)
-
-
-def _identify(request: web.Request) -> tuple[str, str | None]:
-    """(conversation id, buyer id) for a socket; raises InvalidToken for a bad token."""
+async def _identify(request: web.Request) -> tuple[str, str | None]:
+    """(conversation id, buyer id) for a socket; raises InvalidToken for a bad, used or unknown buyer's token."""
     token = request.query.get("token")
     if token:
-        buyer_id = verify_buyer(token)
-        return f"buyer-{buyer_id}", buyer_id
+        claims = read_buyer_token(token)
+
+        def accept(s: Session) -> None:
+            if s.get(Buyer, claims.buyer_id) is None:  # signed by the shop, but no such buyer here
+                raise InvalidToken(f"token for unknown buyer {claims.buyer_id}")
+            redeem(s, claims)  # once only: a second use is a replay
+
+        await run_in_session(accept)
+        return f"buyer-{claims.buyer_id}", claims.buyer_id
     anonymous = request.query.get("visitor", "")
     if not _ANON_ID.fullmatch(anonymous):
         raise InvalidToken("anonymous visitors need a visitor id")
@@ -165,35 +154,56 @@ def _identify(request: web.Request) -> tuple[str, str | None]:
 
 
 async def buyer_socket(request: web.Request) -> web.WebSocketResponse:
+    ip = security.client_ip(request)
+    if not security.origin_allowed(request):
+        logger.warning("Refused a buyer socket from %s: foreign origin %s", ip, request.headers.get("Origin"))
+        raise web.HTTPForbidden(text="this origin may not open the chat (SHOP_ALLOWED_ORIGINS)")
     try:
-        conversation_id, buyer_id = _identify(request)
+        conversation_id, buyer_id = await _identify(request)
     except InvalidToken as exc:
-        logger.warning("Refused a buyer socket: %s", exc)
+        logger.warning("Refused a buyer socket from %s: %s", ip, exc)
         raise web.HTTPUnauthorized(text="invalid buyer token") from exc
-    ws = web.WebSocketResponse(heartbeat=30)
+    ws = web.WebSocketResponse(heartbeat=30, max_msg_size=security.MAX_FRAME_BYTES)
     await ws.prepare(request)
     hub: Hub = request.app["hub"]
     hub.buyers[conversation_id].add(ws)
+    rate = request.app["buyer_rate"].for_socket(conversation_id, ip)
     try:
         after = int(request.query.get("after", "0") or 0)
         for line in await run_in_session(lambda s: transcript.history(s, conversation_id, after)):
             await _send(ws, {"type": "line", "line": line.as_json()})
         async for message in ws:
+            if message.type == WSMsgType.ERROR:  # e.g. a frame over max_msg_size: aiohttp closes with 1009
+                logger.warning("Buyer socket %s from %s closed: %s", conversation_id, ip, ws.exception())
+                break
             if message.type != WSMsgType.TEXT:
+                continue
+            verdict = rate.check()
+            if verdict is not security.Verdict.ACCEPT:  # over the rate: not stored, not answered
+                if verdict is security.Verdict.NOTIFY:
+                    await _send(ws, {"type": "error", "message": security.RATE_NOTICE})
+                elif verdict is security.Verdict.CLOSE:
+                    await ws.close(code=aiohttp.WSCloseCode.POLICY_VIOLATION, message=b"too many messages")
+                    break
                 continue
             try:
                 body = message.json()
             except ValueError:
                 await _send(ws, {"type": "error", "message": "亲，消息格式不对，请刷新页面再试～"})
                 continue
-            await _on_buyer_message(request.app, ws, conversation_id, buyer_id, body)
+            await _on_buyer_message(request.app, ws, conversation_id, buyer_id, body, ip)
     finally:
         hub.buyers[conversation_id].discard(ws)
     return ws
 
 
 async def _on_buyer_message(
-    app: web.Application, ws: web.WebSocketResponse, conversation_id: str, buyer_id: str | None, body: Any
+    app: web.Application,
+    ws: web.WebSocketResponse,
+    conversation_id: str,
+    buyer_id: str | None,
+    body: Any,
+    ip: str | None = None,
 ) -> None:
     text = str((body or {}).get("text") or "").strip() if isinstance(body, dict) else ""
     client_id = str(body.get("client_id") or "")[:64] if isinstance(body, dict) else ""
@@ -216,11 +226,35 @@ async def _on_buyer_message(
             hub.told_to_wait.add(ticket.id)
             await _post(app, conversation_id, "system", _waiting_notice())
         return
+    held = rasa_outage.HeldMessage(buyer_id, text, ip)
+    if app["rasa_backlog"].holds(conversation_id):  # earlier messages wait for their Rasa shard: keep the order
+        app["rasa_backlog"].keep(conversation_id, held)
+        return
+    if not await _answer(app, conversation_id, held):
+        await _hold_for_rasa(app, conversation_id, held)
+
+
+async def _answer(app: web.Application, conversation_id: str, held: rasa_outage.HeldMessage) -> bool:
+    """One buyer message to Rasa, typing shown meanwhile; False when Rasa could not be reached at all."""
+    hub: Hub = app["hub"]
     await hub.to_buyer(conversation_id, {"type": "typing", "on": True})
     try:
-        await _ask_rasa(app, conversation_id, buyer_id, text)
+        return await _ask_rasa(app, conversation_id, held.buyer_id, held.text, held.ip)
     finally:
         await hub.to_buyer(conversation_id, {"type": "typing", "on": False})
+
+
+async def _hold_for_rasa(app: web.Application, conversation_id: str, held: rasa_outage.HeldMessage) -> None:
+    """Rasa never got the message (its shard is restarting): keep it, tell the buyer once, answer it later."""
+    backlog: rasa_outage.RasaBacklog = app["rasa_backlog"]
+    if backlog.keep(conversation_id, held):
+        await _post(app, conversation_id, "system", rasa_outage.NOTICE)
+    backlog.drain(
+        conversation_id,
+        app["rasa_for"](conversation_id),
+        app["client"],
+        lambda message: _answer(app, conversation_id, message),
+    )
 
 
 def _waiting_notice() -> str:
@@ -233,19 +267,36 @@ def _waiting_notice() -> str:
     return f"人工客服暂时不在线（工作时间 {start}-{end}），您的消息已记录，客服上线后会第一时间回复您"
 
 
-async def _ask_rasa(app: web.Application, conversation_id: str, buyer_id: str | None, text: str) -> None:
+async def _ask_rasa(
+    app: web.Application, conversation_id: str, buyer_id: str | None, text: str, ip: str | None = None
+) -> bool:
+    """Send the message to the conversation's Rasa server and pass its replies on; False if it was not reached."""
     hub: Hub = app["hub"]
-    body = {"sender": conversation_id, "message": text, "metadata": {"buyer_id": buyer_id} if buyer_id else {}}
+    metadata = {"buyer_id": buyer_id} if buyer_id else {}
+    if ip:
+        metadata["client_ip"] = ip  # order verification is limited per client IP too (bot.shop.verification)
+    body = {"sender": conversation_id, "message": text, "metadata": metadata}
     rasa = app["rasa_for"](conversation_id)  # always the same server for a conversation (Settings.rasa_for)
+    reached = False  # until a connection is made, Rasa cannot have seen the message
     try:
         async with app["client"].post(f"{rasa}/webhooks/rest/webhook", json=body) as response:
+            reached = True
             response.raise_for_status()
             replies = await response.json()
         understood = await _latest_understanding(app, conversation_id)
+    except aiohttp.ClientConnectorError as exc:
+        if not reached:  # no connection: Rasa never saw the message, so it may be sent again later
+            logger.warning(
+                "Rasa %s unreachable for %s; holding the message until it is back: %s", rasa, conversation_id, exc
+            )
+            return False
+        logger.error("Rasa did not answer for %s: %s", conversation_id, exc)
+        await hub.to_buyer(conversation_id, {"type": "error", "message": "亲，系统开小差了，请稍后再发一次～"})
+        return True
     except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
         logger.error("Rasa did not answer for %s: %s", conversation_id, exc)
         await hub.to_buyer(conversation_id, {"type": "error", "message": "亲，系统开小差了，请稍后再发一次～"})
-        return
+        return True  # it may have reached Rasa: sending it again could answer it twice
     now = policy().now()
     fields = {"intent": understood.get("intent"), "confidence": understood.get("confidence")}
 
@@ -265,6 +316,7 @@ async def _ask_rasa(app: web.Application, conversation_id: str, buyer_id: str | 
         await hub.to_buyer(conversation_id, {"type": "line", "line": line.as_json()})
     if handed_off:
         await hub.to_agents({"type": "queue"})
+    return True
 
 
 async def _latest_understanding(app: web.Application, conversation_id: str) -> dict[str, Any]:
@@ -463,7 +515,10 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s - %(message)s")
     # 127.0.0.1 by default; GATEWAY_HOST=0.0.0.0 serves other machines (put TLS in front).
     host = os.environ.get("GATEWAY_HOST", "127.0.0.1")
-    web.run_app(create_app(settings().rasa_for), host=host, port=args.port, print=None)
+    from bot.processes import production  # the demo shop exists in embedded mode only
+
+    app = create_app(settings().rasa_for, with_demo=not production())
+    web.run_app(app, host=host, port=args.port, print=None)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ with their own cookie; `require` turns a missing or expired session into a 401.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -15,8 +16,11 @@ from aiohttp import web
 
 from bot.db import run_in_session
 from bot.policy import policy
-from bot.web import accounts
+from bot.shop.lockout import minutes_until
+from bot.web import accounts, security
 from bot.web.accounts import Role
+
+logger = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -69,12 +73,23 @@ def login_routes(role: Role) -> tuple[Handler, Handler, Handler]:
 
     async def login(request: web.Request) -> web.StreamResponse:
         body = await json_body(request)
-        username, password = str(body.get("username", "")), str(body.get("password", ""))
-        token = await run_in_session(lambda s: accounts.log_in(s, role, username, password, policy().now()))
-        if token is None:
+        username, password = str(body.get("username", ""))[:64], str(body.get("password", ""))
+        ip, now = security.client_ip(request), policy().now()
+        attempt = await run_in_session(lambda s: accounts.log_in_throttled(s, role, username, password, ip, now))
+        if attempt.locked_until is not None:
+            minutes = minutes_until(attempt.locked_until, now)
+            logger.warning("Refused a %s login for %r from %s: too many failures (locked %d min)", role.name, username, ip, minutes)  # fmt: skip
+            response = refuse(f"登录失败次数过多，为了账号安全已暂时锁定，请{minutes}分钟后再试；忘记密码请联系管理员重置", 429)  # fmt: skip
+            response.headers["Retry-After"] = str(minutes * 60)
+            return response
+        if attempt.token is None:
+            logger.info("Failed %s login for %r from %s", role.name, username, ip)
             return refuse("用户名或密码不正确", 401)
         response = answer({"username": username})
-        response.set_cookie(role.cookie, token, httponly=True, samesite="Strict", max_age=accounts.SESSION_HOURS * 3600)
+        response.set_cookie(
+            role.cookie, attempt.token, httponly=True, samesite="Strict", secure=security.secure_cookies(request),
+            max_age=accounts.SESSION_HOURS * 3600,
+        )  # fmt: skip
         return response
 
     async def logout(request: web.Request) -> web.StreamResponse:

@@ -3,6 +3,8 @@
  *
  * Include widget.css and widget.js on a shop page, then call
  *   shopWidget.start({shopName: "...", buyerId: "b0001" | null, getToken: async (buyerId) => "<token>"})
+ * A buyer token opens one socket only (docs/buyer-tokens.md), so signed-in buyers need getToken:
+ * it is called before every connect and reconnect; a fixed `token` serves the first connection only.
  * The widget draws a floating button (#chat-launcher) and a chat panel (#chat-panel),
  * talks to the gateway over /ws/buyer, survives reloads (history is replayed with after=0),
  * reconnects with backoff and queues what the buyer types while offline.
