@@ -20,6 +20,7 @@ import pytest
 from bot import db
 from bot.config import PROJECT_ROOT, settings
 from bot.seed import DEMO_ORDERS
+from bot.web import rasa_outage
 from bot.web.tokens import sign_buyer
 from tests.conftest import fresh_shop
 from tests.live import Stack, start_stack, stop_stack
@@ -87,6 +88,7 @@ class Widget:
         await self.ws.send_json({"type": "say", "text": text, "client_id": uuid.uuid4().hex})
         said: list[str] = []
         buttons: list[str] = []
+        notices: list[str] = []
 
         async def until_done() -> dict[str, Any]:
             while True:
@@ -94,12 +96,25 @@ class Widget:
                 if message["type"] == "line" and message["line"]["sender"] == "bot":
                     said.append(message["line"]["text"])
                     buttons.extend(b["payload"] for b in message["line"]["extra"].get("buttons") or [])
+                elif message["type"] == "line" and message["line"]["sender"] == "system":
+                    notices.append(message["line"]["text"])
                 elif message["type"] == "error":
-                    return {"type": "error", "text": message["message"], "payloads": []}
+                    return {"type": "error", "text": message["message"], "payloads": [], "notices": notices}
                 elif message["type"] == "typing" and not message["on"]:
-                    return {"type": "answer", "text": "\n".join(said), "payloads": buttons}
+                    return {"type": "answer", "text": "\n".join(said), "payloads": buttons, "notices": notices}
 
         return await asyncio.wait_for(until_done(), 60)
+
+    async def next_notice(self) -> str:
+        """The next line the gateway itself posts (sender system), e.g. the reconnecting notice."""
+
+        async def until_notice() -> str:
+            while True:
+                message = await self.ws.receive_json()
+                if message["type"] == "line" and message["line"]["sender"] == "system":
+                    return message["line"]["text"]
+
+        return await asyncio.wait_for(until_notice(), 30)
 
 
 async def test_a_form_keeps_working_through_the_gateway_on_its_own_server(two_shards: Stack) -> None:
@@ -130,5 +145,8 @@ async def test_a_form_keeps_working_through_the_gateway_on_its_own_server(two_sh
             v for v in (uuid.uuid4().hex[:12] for _ in range(1000)) if stack.rasa_for(f"visitor-{v}") != home
         )
         stranger = Widget(await http.ws_connect(f"{stack.gateway_url}/ws/buyer?visitor={visitor}"))
-        assert (await stranger.say("是正品吗"))["type"] == "error"
+        # Its buyer is told the bot is reconnecting, and the message waits for its own server.
+        held = await stranger.say("是正品吗")
+        assert held["type"] == "answer" and held["text"] == "", f"another server answered it: {held}"
+        assert (held["notices"] or [await stranger.next_notice()]) == [rasa_outage.NOTICE]
         await stranger.ws.close()

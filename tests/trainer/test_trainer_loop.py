@@ -28,7 +28,7 @@ from tests.trainer.project_copy import CopyStack, add_agent, add_trainer, start_
 PASSWORD = "trainer pass 42"
 # Says "is this made in Xinjiang cotton, is it genuine?" with slang the training data has never seen.
 # The current model answers it with little confidence; after labelling it is an authenticity question.
-MESSAGE = "宝子这件是不是新疆长绒棉的 有没有质检报告可以看看"
+MESSAGE = "这件的棉是哪里产的 有检测证书能发我看看吗"
 INTENT = "ask_authenticity"
 
 
@@ -214,17 +214,17 @@ def test_misunderstood_message_is_labelled_retrained_and_then_understood(
 
 def test_inbox_items_can_go_to_the_test_set_or_be_dismissed(shop: CopyStack, trainer: requests.Session) -> None:
     base = shop.gateway_url
-    for text in ("阿巴阿巴", "宝子们冲鸭这个链接还能蹲到吗"):
+    for text in ("阿巴阿巴", "姐妹们这个链接还能蹲到吗"):
         say(shop, text)
     items = {i["text"]: i for i in trainer.get(f"{base}/api/trainer/inbox").json()}
     dismissed = trainer.post(f"{base}/api/trainer/inbox/{items['阿巴阿巴']['id']}", json={"action": "dismiss"})
     assert dismissed.json()["ok"] is True and dismissed.json()["file"] is None, dismissed.text
-    test_item = items["宝子们冲鸭这个链接还能蹲到吗"]
+    test_item = items["姐妹们这个链接还能蹲到吗"]
     to_test = trainer.post(
         f"{base}/api/trainer/inbox/{test_item['id']}", json={"action": "test", "intent": "ask_product_info"}
     )
     assert to_test.json()["ok"] is True and to_test.json()["file"] == "tests/nlu/test_nlu.yml", to_test.text
-    assert "宝子们冲鸭这个链接还能蹲到吗" in Path(shop.root / "tests" / "nlu" / "test_nlu.yml").read_text(
+    assert "姐妹们这个链接还能蹲到吗" in Path(shop.root / "tests" / "nlu" / "test_nlu.yml").read_text(
         encoding="utf-8"
     )
     gone = trainer.post(f"{base}/api/trainer/inbox/{test_item['id']}", json={"action": "dismiss"})
