@@ -28,6 +28,7 @@ import re
 import sys
 from collections import Counter, defaultdict
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -174,24 +175,30 @@ def targeted(total: int = 2400, seed: int = 21) -> None:
     print(f"{len(out)} lines -> var/labelling/selection2.tsv", Counter(r["why"] for r in out).most_common())
 
 
-def uncertain(total: int = 4000, seed: int = 33) -> None:
-    """A third round for the model that now learns from real lines: half a random sample of what is left,
-    half the lines a TF-IDF + LR trained on today's data is least sure of (smallest top-two margin)."""
+def _guesses_of_a_model_trained_on_the_labels(rows: list[dict[str, str]]) -> tuple[Any, Any]:
+    """A TF-IDF + LR trained on everything the bot trains on, and its probabilities for each row's text:
+    later rounds use them to choose what a person reads next (never as a label)."""
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
 
     from bot.nlu.normalizer import normalize
     from bot.trainer.evaluation import training_examples
 
-    done = {r["id"] for name in ("selection.tsv", "selection2.tsv") for r in _read(WORK / name)}
-    done |= {r["id"] for r in _read(LABELS)}
-    rows = [{**r, "id": line_id(r["utterance"])} for r in read_pool()]
-    rows = [r for r in rows if r["id"] not in done]
     train = training_examples()
     vectorizer = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True)
     model = LogisticRegression(C=10, class_weight="balanced", max_iter=1000)
     model.fit(vectorizer.fit_transform([normalize(t) for _, t in train]), [i for i, _ in train])
-    probabilities = model.predict_proba(vectorizer.transform([normalize(r["utterance"]) for r in rows]))
+    return model, model.predict_proba(vectorizer.transform([normalize(r["utterance"]) for r in rows]))
+
+
+def uncertain(total: int = 4000, seed: int = 33) -> None:
+    """A third round for the model that now learns from real lines: half a random sample of what is left,
+    half the lines a TF-IDF + LR trained on today's data is least sure of (smallest top-two margin)."""
+    done = {r["id"] for name in ("selection.tsv", "selection2.tsv") for r in _read(WORK / name)}
+    done |= {r["id"] for r in _read(LABELS)}
+    rows = [{**r, "id": line_id(r["utterance"])} for r in read_pool()]
+    rows = [r for r in rows if r["id"] not in done]
+    model, probabilities = _guesses_of_a_model_trained_on_the_labels(rows)
     for r, p in zip(rows, probabilities, strict=True):
         top = sorted(p)[-2:]
         r["margin"] = top[1] - top[0]
@@ -216,21 +223,11 @@ def more(total: int, round_no: int, seed: int) -> None:
     intent (its most confident ones per intent, so a person confirms or corrects them), lines it is least
     sure of, and a random sample of what is left (what buyers really send; the test set is drawn from those).
     """
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
-
-    from bot.nlu.normalizer import normalize
-    from bot.trainer.evaluation import training_examples
-
     done = {r["id"] for r in _read(LABELS)}
     done |= {r["id"] for p in WORK.glob("selection*.tsv") for r in _read(p)}
     rows = [{**r, "id": line_id(r["utterance"])} for r in read_pool()]
     rows = [r for r in rows if r["id"] not in done]
-    train = training_examples()
-    vectorizer = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True)
-    model = LogisticRegression(C=10, class_weight="balanced", max_iter=1000)
-    model.fit(vectorizer.fit_transform([normalize(t) for _, t in train]), [i for i, _ in train])
-    probabilities = model.predict_proba(vectorizer.transform([normalize(r["utterance"]) for r in rows]))
+    model, probabilities = _guesses_of_a_model_trained_on_the_labels(rows)
     labels = Counter(r["intent"] for r in _read(LABELS))
     for r, p in zip(rows, probabilities, strict=True):
         order = p.argsort()
